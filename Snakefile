@@ -1,0 +1,21 @@
+# Importance-based Neuron Allocation for Multilingual NMT (Xie et al., ACL 2021).
+# This file is the table of contents: the config, the rule files by stage, the final target.
+# Run: snakemake --cores all [--configfile configs/NAME.yaml]
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+include: "rules/common.smk"
+include: "rules/download.smk"
+include: "rules/prepare.smk"
+include: "rules/tokenize.smk"
+include: "rules/bpe.smk"
+include: "rules/encode.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        all_targets(),

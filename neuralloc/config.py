@@ -1,0 +1,160 @@
+"""Load and validate an experiment configuration.
+
+JSON-Schema (``schemas/config.schema.yaml``) checks types, ranges and unknown keys and fills
+defaults; ``check_semantics`` adds what a schema cannot say (which languages a corpus serves,
+which Bible editions exist). Every error names the key and the allowed values, and is raised
+before any job starts.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from .languages import BIBLE_EDITIONS, Pair, corpus_languages, default_bible_editions
+
+SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot run; the message names the key and what is allowed."""
+
+
+def load_schema(path: Path | str = SCHEMA_PATH) -> dict:
+    with open(path, encoding="utf-8") as f:
+        return yaml.safe_load(f)
+
+
+def _with_defaults(validator_class):
+    """Extend a validator so that ``properties`` fill in missing keys from their defaults."""
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for key, sub in properties.items():
+                if "default" in sub and key not in instance:
+                    instance[key] = copy.deepcopy(sub["default"])
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+
+
+_DefaultFillingValidator = _with_defaults(jsonschema.Draft202012Validator)
+
+
+def _key(path) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "<top level>"
+
+
+def _allowed(error: jsonschema.ValidationError) -> str:
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    if error.validator == "additionalProperties":
+        return "allowed keys: " + ", ".join(sorted(schema.get("properties", {})))
+    if error.validator == "enum":
+        return "allowed values: " + ", ".join(map(repr, schema["enum"]))
+    if "minimum" in schema or "maximum" in schema:
+        return f"allowed: {schema.get('type')} in [{schema.get('minimum', '-inf')}, {schema.get('maximum', 'inf')}]"
+    if "pattern" in schema:
+        return f"allowed: strings matching {schema['pattern']}"
+    if "type" in schema:
+        return f"allowed type: {schema['type']}"
+    return ""
+
+
+def validate(config: dict, schema: dict | None = None) -> dict:
+    """Return a validated copy of ``config`` with every default filled in."""
+    config = copy.deepcopy(config) if config is not None else {}
+    if not isinstance(config, dict):
+        raise ConfigError(f"the configuration must be a mapping of keys to values, got {type(config).__name__}")
+    validator = _DefaultFillingValidator(schema or load_schema())
+    errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
+    if errors:
+        lines = []
+        for e in errors:
+            hint = _allowed(e)
+            lines.append(f"  {_key(e.absolute_path)}: {e.message}" + (f" ({hint})" if hint else ""))
+        raise ConfigError("invalid configuration:\n" + "\n".join(lines))
+    check_semantics(config)
+    return config
+
+
+def check_semantics(config: dict) -> None:
+    corpus = config["corpus"]["name"]
+    allowed = corpus_languages(corpus)
+    problems = []
+    for i, name in enumerate(config["pairs"]):
+        pair = Pair.parse(name)
+        if pair.src == pair.tgt:
+            problems.append(f"  pairs[{i}]: {name!r} translates a language into itself (source and target must differ)")
+        for lang in (pair.src, pair.tgt):
+            if lang not in allowed:
+                problems.append(
+                    f"  pairs[{i}]: language {lang!r} of {name!r} is not served by corpus {corpus!r} "
+                    f"(allowed: {', '.join(allowed)})"
+                )
+    if corpus == "bible":
+        for lang, edition in config["corpus"]["bible"]["editions"].items():
+            key = f"corpus.bible.editions.{lang}"
+            if edition not in BIBLE_EDITIONS:
+                problems.append(f"  {key}: edition {edition!r} does not exist (allowed: {', '.join(BIBLE_EDITIONS)})")
+            elif BIBLE_EDITIONS[edition] != lang:
+                mine = [e for e, l in BIBLE_EDITIONS.items() if l == lang]
+                problems.append(
+                    f"  {key}: edition {edition!r} is in {BIBLE_EDITIONS[edition]!r}, not {lang!r}"
+                    f" (allowed for {lang!r}: {', '.join(mine) or 'none'})"
+                )
+    if corpus == "europarl":
+        for i, name in enumerate(config["pairs"]):
+            pair = Pair.parse(name)
+            if "en" not in (pair.src, pair.tgt):
+                problems.append(f"  pairs[{i}]: Europarl v7 ships only bitexts with English; {name!r} has none (use en-xx or xx-en)")
+    if problems:
+        raise ConfigError("invalid configuration:\n" + "\n".join(problems))
+
+
+def load_config(path: Path | str, overrides: dict | None = None) -> dict:
+    """Read a YAML config, apply ``overrides`` (deep merge), validate."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            config = yaml.safe_load(f) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML: {e}") from e
+    if overrides:
+        deep_update(config, overrides)
+    return validate(config)
+
+
+def deep_update(base: dict, new: dict) -> dict:
+    for key, value in new.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            deep_update(base[key], value)
+        else:
+            base[key] = value
+    return base
+
+
+def bible_editions(config: dict) -> dict[str, str]:
+    """Language -> edition for every language of the experiment's pairs."""
+    chosen = default_bible_editions()
+    chosen.update(config["corpus"]["bible"]["editions"])
+    langs = {lang for p in config["pairs"] for lang in (Pair.parse(p).src, Pair.parse(p).tgt)}
+    return {lang: chosen[lang] for lang in sorted(langs)}
+
+
+def experiment_dir(config: dict) -> str:
+    return f"{config['results_dir']}/{config['experiment']}"
+
+
+def get(config: dict, dotted: str) -> Any:
+    """``get(cfg, "bpe.merges")``: a config value by its dotted key."""
+    value: Any = config
+    for part in dotted.split("."):
+        value = value[part]
+    return value

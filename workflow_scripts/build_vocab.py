@@ -1,0 +1,6 @@
+# Snakemake `script:` entry point of rule build_vocab.
+from neuralloc.logs import setup_logging
+from neuralloc.preprocess import build_vocab
+
+setup_logging(snakemake.log[0])
+build_vocab(snakemake.input, snakemake.params.target_languages, snakemake.output[0])

@@ -1,0 +1,6 @@
+# Snakemake `script:` entry point of rule encode.
+from neuralloc.logs import setup_logging
+from neuralloc.preprocess import encode_pair
+
+setup_logging(snakemake.log[0])
+encode_pair([snakemake.input.src, snakemake.input.tgt], snakemake.input.vocab, snakemake.params.prefixes)

@@ -1,0 +1,9 @@
+# Snakemake `script:` entry point of rule prepare_corpus.
+from pathlib import Path
+
+from neuralloc.corpora import prepare_corpus
+from neuralloc.logs import setup_logging
+
+setup_logging(snakemake.log[0])
+files = dict(zip(snakemake.params.names, snakemake.input.files))
+prepare_corpus(snakemake.params.config, files, Path(snakemake.output.manifest).parent)

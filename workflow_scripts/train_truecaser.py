@@ -1,0 +1,6 @@
+# Snakemake `script:` entry point of rule train_truecaser.
+from neuralloc.logs import setup_logging
+from neuralloc.preprocess import learn_truecaser
+
+setup_logging(snakemake.log[0])
+learn_truecaser(snakemake.input, snakemake.output[0], snakemake.threads)
