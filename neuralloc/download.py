@@ -31,9 +31,10 @@ class DownloadError(RuntimeError):
     pass
 
 
-def check_archive(path: Path) -> None:
-    """Read an archive to its end; raise DownloadError if it is truncated or corrupt."""
-    name = path.name
+def check_archive(path: Path, name: str | None = None) -> None:
+    """Read an archive (its kind told by ``name``, default its own file name) to its end;
+    raise DownloadError if it is truncated or corrupt."""
+    name = name or Path(path).name
     try:
         if name.endswith((".zip", ".whl")):
             with zipfile.ZipFile(path) as z:
@@ -51,12 +52,12 @@ def check_archive(path: Path) -> None:
         raise DownloadError(f"{path} is not a complete archive ({type(e).__name__}: {e})") from e
 
 
-def _verify(part: Path, sha256: str | None) -> None:
+def _verify(part: Path, sha256: str | None, final_name: str) -> None:
     if sha256:
         got = sha256sum(part)
         if got != sha256.lower():
             raise DownloadError(f"sha256 mismatch: expected {sha256}, got {got}")
-    check_archive(part)
+    check_archive(part, final_name)
 
 
 def _stream(url: str, part: Path, timeout: float) -> None:
@@ -92,7 +93,7 @@ def fetch(
             try:
                 log.info("fetching %s (attempt %d/%d)", url, attempt, retries)
                 _stream(url, part, timeout)
-                _verify(part, sha256)
+                _verify(part, sha256, dest.name)
                 os.replace(part, dest)
                 log.info("saved %s (sha256 %s)", dest, sha256sum(dest))
                 return dest
@@ -139,7 +140,7 @@ def pip_download(
         else:
             shutil.move(wheels[0], part)
             try:
-                _verify(part, sha256)
+                _verify(part, sha256, dest.name)
                 os.replace(part, dest)
                 log.info("saved %s", dest)
                 return dest

@@ -1,12 +1,8 @@
 # Configuration (validated at start-up), paths, and the helper functions the rules call.
-import os
 import re
 import sys
 
 sys.path.insert(0, workflow.basedir)  # the package, even where Snakemake runs outside .venv
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    p for p in (workflow.basedir, os.environ.get("PYTHONPATH")) if p
-)
 
 from neuralloc.config import ConfigError, experiment_dir, validate
 from neuralloc.corpora import SIDES, SPLITS, download_plan

@@ -42,6 +42,7 @@ class FileServer:
                 body = server.files[path]
                 self.send_response(200)
                 self.send_header("Content-Length", str(len(body)))
+                self.send_header("Content-Type", "text/html" if path.endswith("/") else "application/octet-stream")
                 self.end_headers()
                 self.wfile.write(body[: len(body) // 2] if fault == "truncate" else body)
 
@@ -64,8 +65,8 @@ def file_server():
 
 def run_snakemake(workdir: Path, configfile: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     """Run the repository's workflow in ``workdir`` (outputs land there, not in the repo)."""
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir),
-           "--configfile", str(configfile), "--cores", "2", "--quiet", "rules", *args]
+    cmd = [sys.executable, "-m", "snakemake", *args, "-s", str(REPO / "Snakefile"), "-d", str(workdir),
+           "--configfile", str(configfile), "--cores", "2", "--quiet", "rules"]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=workdir)
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")

@@ -1,4 +1,5 @@
 # Snakemake `script:` entry point of rule apply_bpe.
+import _repo_path  # noqa: F401  (neuralloc importable under --sdm conda)
 from neuralloc.logs import setup_logging
 from neuralloc.preprocess import apply_bpe
 

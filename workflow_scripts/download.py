@@ -1,4 +1,5 @@
 # Snakemake `script:` entry point of rule download.
+import _repo_path  # noqa: F401  (neuralloc importable under --sdm conda)
 from neuralloc.download import DownloadError, fetch, pip_download
 from neuralloc.logs import setup_logging
 

@@ -1,4 +1,5 @@
 # Snakemake `script:` entry point of rule prepare_corpus.
+import _repo_path  # noqa: F401  (neuralloc importable under --sdm conda)
 from pathlib import Path
 
 from neuralloc.corpora import prepare_corpus

