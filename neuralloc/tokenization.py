@@ -177,3 +177,15 @@ def _truecase_chunk(args) -> list[str]:
 
 def truecase_lines(lines: Sequence[str], model_path: str, threads: int = 1) -> list[str]:
     return [l for chunk in _map_chunks(_truecase_chunk, lines, threads, model_path) for l in chunk]
+
+
+def remove_bpe(line: str, separator: str = "@@") -> str:
+    return (line + " ").replace(separator + " ", "").rstrip()
+
+
+def postprocess(line: str, detruecase: bool = False) -> str:
+    """Model output (BPE subwords with joiner marks) -> raw text."""
+    text = detokenize(remove_bpe(line))
+    if detruecase and text:
+        text = text[0].upper() + text[1:]
+    return text

@@ -1,0 +1,70 @@
+"""Checkpoints: written atomically, loaded without unpickling arbitrary objects.
+
+A checkpoint is a dict of tensors and plain Python values (model and optimizer state, update
+counter, RNG states, data position, the model config), saved with ``torch.save`` and loaded
+with ``weights_only=True``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from .fileio import atomic_path
+from .model import ModelConfig, Transformer
+
+
+class CheckpointError(RuntimeError):
+    pass
+
+
+def save_checkpoint(state: dict, path: str | Path) -> None:
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:  # truncated file, not a checkpoint, or pickled objects we refuse
+        raise CheckpointError(f"{path} is not a readable checkpoint ({type(e).__name__}: {e})") from e
+    for key in ("model", "model_config"):
+        if key not in state:
+            raise CheckpointError(f"{path} lacks '{key}': not a neuralloc checkpoint")
+    return state
+
+
+def load_model(path: str | Path, vocab_size: int | None = None, map_location="cpu") -> tuple[Transformer, dict]:
+    """The model of a checkpoint; ``vocab_size`` guards against pairing it with another vocabulary."""
+    state = load_checkpoint(path, map_location)
+    cfg = ModelConfig(**state["model_config"])
+    if vocab_size is not None and cfg.vocab_size != vocab_size:
+        raise CheckpointError(
+            f"{path} was trained with a vocabulary of {cfg.vocab_size} entries, but the vocabulary "
+            f"given has {vocab_size}: checkpoint and data come from different experiments"
+        )
+    model = Transformer(cfg)
+    model.load_state_dict(state["model"])
+    return model, state
+
+
+def average_checkpoints(paths: list[str | Path]) -> dict:
+    """Element-wise mean of the model parameters of several checkpoints (fairseq's averaging)."""
+    if not paths:
+        raise CheckpointError("no checkpoints to average")
+    states = [load_checkpoint(p) for p in paths]
+    avg = {k: v.clone().float() for k, v in states[0]["model"].items()}
+    for s in states[1:]:
+        if s["model"].keys() != avg.keys():
+            raise CheckpointError("checkpoints to average have different parameters")
+        for k, v in s["model"].items():
+            avg[k] += v.float()
+    out = dict(states[-1])
+    out["model"] = {k: (v / len(states)).to(states[0]["model"][k].dtype) for k, v in avg.items()}
+    out["averaged_from"] = [str(p) for p in paths]
+    return out
+

@@ -1,0 +1,158 @@
+"""Training examples and batches from the encoded arrays.
+
+An example of pair p: source ``<2tgt> x_1 .. x_n </s>``, decoder input ``<s> y_1 .. y_m`` and
+output ``y_1 .. y_m </s>``, and the pair's index, which the method's masks use. Batches are
+token-based and length-bucketed: both sides are padded to one of a few bucket lengths and each
+bucket has a fixed number of rows, so a GPU sees a small set of shapes (new shapes cost
+attention-kernel selection, see docs). Pairs are mixed within a batch by default.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .binarized import IndexedText
+from .languages import Pair
+from .vocab import Vocabulary
+
+DEFAULT_BUCKETS = (8, 12, 16, 24, 32, 40, 48, 64, 80, 96, 128, 160, 192, 256)
+
+
+@dataclass
+class Batch:
+    src: Tensor        # (B, S) source ids, padded
+    prev: Tensor       # (B, T) decoder inputs
+    target: Tensor     # (B, T) gold outputs, pad where there is none
+    pair: Tensor       # (B,) pair index of each example
+    index: Tensor      # (B,) example index within its pair (order of the input file)
+
+    @property
+    def target_tokens(self) -> int:
+        return int(self.target.ne(0).sum()) if self.target.numel() else 0
+
+    def to(self, device) -> "Batch":
+        return Batch(*(t.to(device, non_blocking=True) for t in (self.src, self.prev, self.target, self.pair, self.index)))
+
+
+class ParallelData:
+    """All pairs of one split: token arrays in memory, examples addressed by (pair, index)."""
+
+    def __init__(self, data_dir: str | Path, split: str, pairs: list[str], vocab: Vocabulary,
+                 max_positions: int, with_target: bool = True):
+        self.pairs, self.vocab = list(pairs), vocab
+        self.src, self.tgt = [], []
+        for name in self.pairs:
+            pair = Pair.parse(name)
+            tag = vocab.tag(pair.tgt)
+            src = IndexedText(Path(data_dir) / f"{split}.{name}.src")
+            self.src.append([np.concatenate(([tag], src[i][: max_positions - 2], [vocab.eos])) for i in range(len(src))])
+            if with_target:
+                tgt = IndexedText(Path(data_dir) / f"{split}.{name}.tgt")
+                if len(tgt) != len(src):
+                    raise ValueError(f"{split}.{name}: {len(src)} source but {len(tgt)} target sentences")
+                self.tgt.append([np.asarray(tgt[i][: max_positions - 1]) for i in range(len(tgt))])
+
+    def __len__(self) -> int:
+        return sum(len(s) for s in self.src)
+
+    def sizes(self, p: int) -> np.ndarray:
+        """Length that decides the bucket: the longer of source and decoder input."""
+        s = np.fromiter((len(x) for x in self.src[p]), dtype=np.int64)
+        if not self.tgt:
+            return s
+        t = np.fromiter((len(y) + 1 for y in self.tgt[p]), dtype=np.int64)
+        return np.maximum(s, t)
+
+    def collate(self, items: list[tuple[int, int]], length: int | None = None) -> Batch:
+        """Pad the examples ``(pair, index)`` to ``length`` (or their own maximum)."""
+        pad, bos, eos = self.vocab.pad, self.vocab.bos, self.vocab.eos
+        srcs = [self.src[p][i] for p, i in items]
+        s_len = length or max(len(s) for s in srcs)
+        src = torch.full((len(items), s_len), pad, dtype=torch.long)
+        for r, s in enumerate(srcs):
+            src[r, : len(s)] = torch.from_numpy(np.asarray(s, dtype=np.int64))
+        if self.tgt:
+            tgts = [self.tgt[p][i] for p, i in items]
+            t_len = length or max(len(t) + 1 for t in tgts)
+            prev = torch.full((len(items), t_len), pad, dtype=torch.long)
+            target = torch.full((len(items), t_len), pad, dtype=torch.long)
+            for r, t in enumerate(tgts):
+                t = torch.from_numpy(np.asarray(t, dtype=np.int64))
+                prev[r, 0], prev[r, 1: len(t) + 1] = bos, t
+                target[r, : len(t)], target[r, len(t)] = t, eos
+        else:
+            prev = target = torch.empty(len(items), 0, dtype=torch.long)
+        pair = torch.tensor([p for p, _ in items], dtype=torch.long)
+        index = torch.tensor([i for _, i in items], dtype=torch.long)
+        return Batch(src, prev, target, pair, index)
+
+
+def bucket_of(size: int, buckets=DEFAULT_BUCKETS) -> int:
+    for b in buckets:
+        if size <= b:
+            return b
+    raise ValueError(f"an example of {size} tokens is longer than the largest bucket {buckets[-1]}")
+
+
+def pair_weights(counts: list[int], sampling: str, temperature: float) -> np.ndarray:
+    """Share of each pair in an epoch: proportional to its data, or to (n_p / N) ** (1 / T)."""
+    n = np.asarray(counts, dtype=np.float64)
+    if sampling == "proportional":
+        return n / n.sum()
+    q = (n / n.sum()) ** (1.0 / temperature)
+    return q / q.sum()
+
+
+def epoch_batches(data: ParallelData, max_tokens: int, seed: int, epoch: int, mixed: bool = True,
+                  sampling: str = "proportional", temperature: float = 1.0,
+                  buckets=DEFAULT_BUCKETS) -> list[list[tuple[int, int]]]:
+    """The batches of one epoch as lists of (pair, index); a pure function of (seed, epoch).
+
+    Each bucket length L holds max_tokens // L rows. With ``mixed`` a batch draws from every
+    pair; otherwise each batch holds one pair. Batch order is shuffled.
+    """
+    rng = np.random.default_rng([seed, epoch])
+    counts = [len(s) for s in data.src]
+    total = sum(counts)
+    shares = pair_weights(counts, sampling, temperature)
+    groups: dict[tuple, list[tuple[int, int]]] = {}
+    for p, n in enumerate(counts):
+        want = int(round(shares[p] * total))
+        idx = rng.permutation(n)
+        if want > n:
+            idx = np.concatenate([idx, rng.integers(0, n, want - n)])
+        idx = idx[:want]
+        sizes = data.sizes(p)
+        for i in idx:
+            L = bucket_of(int(sizes[i]), buckets)
+            groups.setdefault((L,) if mixed else (L, p), []).append((p, int(i)))
+    batches = []
+    for key in sorted(groups):
+        items = groups[key]
+        order = rng.permutation(len(items))
+        rows = max(1, max_tokens // key[0])
+        for start in range(0, len(items), rows):
+            batches.append([items[j] for j in order[start:start + rows]])
+    return [batches[j] for j in rng.permutation(len(batches))]
+
+
+def inference_batches(data: ParallelData, p: int, max_tokens: int) -> list[list[tuple[int, int]]]:
+    """Batches of one pair for decoding, sorted by source length (restore order with ``index``)."""
+    lengths = np.fromiter((len(s) for s in data.src[p]), dtype=np.int64)
+    order = np.argsort(-lengths, kind="stable")
+    batches, cur, cur_max = [], [], 0
+    for i in order:
+        new_max = max(cur_max, int(lengths[i]))
+        if cur and new_max * (len(cur) + 1) > max_tokens:
+            batches.append(cur)
+            cur, new_max = [], int(lengths[i])
+        cur.append((p, int(i)))
+        cur_max = new_max
+    if cur:
+        batches.append(cur)
+    return batches

@@ -1,0 +1,246 @@
+"""A plain Transformer encoder-decoder (fairseq ``transformer`` base by default) whose neuron
+sites are addressable by stable names.
+
+A *neuron site* is a linear layer whose output units are the neurons of the method: the q, k, v
+and out projections of every attention block and fc1, fc2 of every FFN. Each ``SiteLinear`` knows
+its name, which is its module path (``encoder.layers.0.self_attn.q``,
+``decoder.layers.5.cross_attn.v``, ``decoder.layers.2.ffn.fc1`` ...). A forward pass takes a
+``SiteContext`` that can (a) multiply any site's output by a per-example mask and (b) keep each
+site's output (with its gradient) for importance: no hooks, no string-keyed globals.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+@dataclass
+class ModelConfig:
+    vocab_size: int
+    pad_id: int = 0
+    d_model: int = 512
+    ffn_dim: int = 2048
+    heads: int = 8
+    encoder_layers: int = 6
+    decoder_layers: int = 6
+    dropout: float = 0.1
+    attention_dropout: float = 0.0
+    activation_dropout: float = 0.0
+    pre_norm: bool = False  # fairseq's transformer base (the paper) is post-norm
+    max_positions: int = 256
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class SiteContext:
+    """What neuron sites do during one forward pass.
+
+    ``masks``: site name -> (batch, width) multipliers, one row per example (already gathered by
+    the example's pair). ``record``: when a dict, every site stores its output there (with
+    ``retain_grad`` when grad is enabled) for importance estimation.
+    """
+
+    masks: dict[str, Tensor] | None = None
+    record: dict[str, Tensor] | None = None
+
+    def expand(self, repeats: int) -> "SiteContext":
+        """The same masks for a batch whose rows are repeated ``repeats`` times (beam search)."""
+        if not self.masks or repeats == 1:
+            return self
+        return SiteContext({k: m.repeat_interleave(repeats, dim=0) for k, m in self.masks.items()}, self.record)
+
+    def select(self, index: Tensor) -> "SiteContext":
+        if not self.masks:
+            return self
+        return SiteContext({k: m.index_select(0, index) for k, m in self.masks.items()}, self.record)
+
+
+NO_SITES = SiteContext()
+
+
+class SiteLinear(nn.Linear):
+    """``nn.Linear`` whose output units are neurons of the site ``self.site``."""
+
+    site: str = ""
+
+    def forward(self, x: Tensor, ctx: SiteContext = NO_SITES) -> Tensor:
+        y = super().forward(x)
+        if ctx.masks is not None and self.site in ctx.masks:
+            y = y * ctx.masks[self.site].to(y.dtype).unsqueeze(1)  # (B, W) over (B, T, W)
+        if ctx.record is not None:
+            if y.requires_grad:
+                y.retain_grad()
+            ctx.record[self.site] = y
+        return y
+
+
+class Attention(nn.Module):
+    def __init__(self, d_model: int, heads: int, dropout: float):
+        super().__init__()
+        if d_model % heads:
+            raise ValueError(f"d_model {d_model} is not divisible by heads {heads}")
+        self.heads, self.dropout = heads, dropout
+        self.q, self.k, self.v, self.out = (SiteLinear(d_model, d_model) for _ in range(4))
+
+    def _split(self, x: Tensor) -> Tensor:  # (B, T, D) -> (B, H, T, D/H)
+        b, t, d = x.shape
+        return x.view(b, t, self.heads, d // self.heads).transpose(1, 2)
+
+    def forward(self, x: Tensor, memory: Tensor | None, mask: Tensor | None, ctx: SiteContext,
+                causal: bool = False, cache: dict | None = None, cache_key: str = "") -> Tensor:
+        """Self-attention when ``memory`` is None, else cross-attention over ``memory``.
+
+        ``cache`` (incremental decoding): self-attention appends this step's keys/values;
+        cross-attention computes the memory's keys/values once.
+        """
+        q = self._split(self.q(x, ctx))
+        if cache is not None and memory is not None and cache_key in cache:
+            k, v = cache[cache_key]
+        else:
+            src = x if memory is None else memory
+            k, v = self._split(self.k(src, ctx)), self._split(self.v(src, ctx))
+            if cache is not None:
+                if memory is None and cache_key in cache:
+                    pk, pv = cache[cache_key]
+                    k, v = torch.cat([pk, k], dim=2), torch.cat([pv, v], dim=2)
+                cache[cache_key] = (k, v)
+        y = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0,
+            is_causal=causal and cache is None,
+        )
+        b, h, t, dh = y.shape
+        return self.out(y.transpose(1, 2).reshape(b, t, h * dh), ctx)
+
+
+class FeedForward(nn.Module):
+    def __init__(self, d_model: int, ffn_dim: int, activation_dropout: float):
+        super().__init__()
+        self.fc1, self.fc2 = SiteLinear(d_model, ffn_dim), SiteLinear(ffn_dim, d_model)
+        self.activation_dropout = activation_dropout
+
+    def forward(self, x: Tensor, ctx: SiteContext) -> Tensor:
+        h = F.dropout(F.relu(self.fc1(x, ctx)), self.activation_dropout, self.training)
+        return self.fc2(h, ctx)
+
+
+class _Sublayers(nn.Module):
+    """Residual + layer norm around each sublayer, pre- or post-norm."""
+
+    def __init__(self, cfg: ModelConfig, n: int):
+        super().__init__()
+        self.norms = nn.ModuleList(nn.LayerNorm(cfg.d_model) for _ in range(n))
+        self.pre_norm, self.dropout = cfg.pre_norm, cfg.dropout
+
+    def residual(self, i: int, x: Tensor, fn) -> Tensor:
+        if self.pre_norm:
+            return x + F.dropout(fn(self.norms[i](x)), self.dropout, self.training)
+        return self.norms[i](x + F.dropout(fn(x), self.dropout, self.training))
+
+
+class EncoderLayer(_Sublayers):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__(cfg, 2)
+        self.self_attn = Attention(cfg.d_model, cfg.heads, cfg.attention_dropout)
+        self.ffn = FeedForward(cfg.d_model, cfg.ffn_dim, cfg.activation_dropout)
+
+    def forward(self, x: Tensor, src_mask: Tensor, ctx: SiteContext) -> Tensor:
+        x = self.residual(0, x, lambda h: self.self_attn(h, None, src_mask, ctx))
+        return self.residual(1, x, lambda h: self.ffn(h, ctx))
+
+
+class DecoderLayer(_Sublayers):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__(cfg, 3)
+        self.self_attn = Attention(cfg.d_model, cfg.heads, cfg.attention_dropout)
+        self.cross_attn = Attention(cfg.d_model, cfg.heads, cfg.attention_dropout)
+        self.ffn = FeedForward(cfg.d_model, cfg.ffn_dim, cfg.activation_dropout)
+
+    def forward(self, x, memory, memory_mask, ctx, cache=None):
+        x = self.residual(0, x, lambda h: self.self_attn(h, None, None, ctx, causal=True, cache=cache, cache_key="self"))
+        x = self.residual(1, x, lambda h: self.cross_attn(h, memory, memory_mask, ctx, cache=cache, cache_key="cross"))
+        return self.residual(2, x, lambda h: self.ffn(h, ctx))
+
+
+def sinusoidal_positions(n: int, d: int) -> Tensor:
+    pos = torch.arange(n, dtype=torch.float32).unsqueeze(1)
+    freq = torch.exp(torch.arange(0, d, 2, dtype=torch.float32) * (-math.log(10000.0) / d))
+    table = torch.zeros(n, d)
+    table[:, 0::2], table[:, 1::2] = torch.sin(pos * freq), torch.cos(pos * freq)
+    return table
+
+
+class Stack(nn.Module):
+    def __init__(self, cfg: ModelConfig, layer, n: int):
+        super().__init__()
+        self.layers = nn.ModuleList(layer(cfg) for _ in range(n))
+        self.final_norm = nn.LayerNorm(cfg.d_model) if cfg.pre_norm else nn.Identity()
+
+
+class Transformer(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.embed = nn.Embedding(cfg.vocab_size, cfg.d_model, padding_idx=cfg.pad_id)
+        nn.init.normal_(self.embed.weight, mean=0.0, std=cfg.d_model ** -0.5)
+        with torch.no_grad():
+            self.embed.weight[cfg.pad_id].zero_()
+        self.register_buffer("positions", sinusoidal_positions(cfg.max_positions + 1, cfg.d_model), persistent=False)
+        self.encoder = Stack(cfg, EncoderLayer, cfg.encoder_layers)
+        self.decoder = Stack(cfg, DecoderLayer, cfg.decoder_layers)
+        for name, module in self.named_modules():
+            if isinstance(module, SiteLinear):
+                module.site = name
+                nn.init.xavier_uniform_(module.weight)
+                nn.init.zeros_(module.bias)
+
+    # ---- the vocabulary of neuron sites ---------------------------------------------------
+    def sites(self) -> dict[str, SiteLinear]:
+        """Site name -> module, in model order."""
+        return {m.site: m for m in self.modules() if isinstance(m, SiteLinear)}
+
+    def site_widths(self) -> dict[str, int]:
+        return {name: m.out_features for name, m in self.sites().items()}
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    # ---- forward -------------------------------------------------------------------------
+    def _embed(self, tokens: Tensor, offset: int = 0) -> Tensor:
+        if tokens.size(1) + offset > self.cfg.max_positions:
+            raise ValueError(f"sequence of {tokens.size(1) + offset} tokens exceeds max_positions {self.cfg.max_positions}")
+        x = self.embed(tokens) * math.sqrt(self.cfg.d_model)
+        x = x + self.positions[offset:offset + tokens.size(1)].to(x.dtype)
+        return F.dropout(x, self.cfg.dropout, self.training)
+
+    def encode(self, src: Tensor, ctx: SiteContext = NO_SITES) -> tuple[Tensor, Tensor]:
+        """(memory, key-padding mask for attention over it, shaped (B, 1, 1, S))."""
+        mask = (src != self.cfg.pad_id)[:, None, None, :]
+        x = self._embed(src)
+        for layer in self.encoder.layers:
+            x = layer(x, mask, ctx)
+        return self.encoder.final_norm(x), mask
+
+    def decode(self, prev: Tensor, memory: Tensor, memory_mask: Tensor, ctx: SiteContext = NO_SITES,
+               cache: list[dict] | None = None, offset: int = 0) -> Tensor:
+        """Logits (B, T, V) for decoder inputs ``prev``; with ``cache``, ``prev`` is the new step."""
+        x = self._embed(prev, offset)
+        for i, layer in enumerate(self.decoder.layers):
+            x = layer(x, memory, memory_mask, ctx, None if cache is None else cache[i])
+        x = self.decoder.final_norm(x)
+        return F.linear(x, self.embed.weight)  # output projection tied to the embeddings
+
+    def forward(self, src: Tensor, prev: Tensor, ctx: SiteContext = NO_SITES) -> Tensor:
+        memory, mask = self.encode(src, ctx)
+        return self.decode(prev, memory, mask, ctx)
+
+
+def site_side(name: str) -> str:
+    """'encoder' or 'decoder': which side's tokens a site's outputs belong to."""
+    return name.split(".", 1)[0]

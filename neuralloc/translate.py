@@ -1,0 +1,42 @@
+"""Translate encoded source text with a trained model; hypotheses in input order, post-processed
+back to raw text (BPE removed, joiner-aware detokenization, optional detruecasing)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Callable
+
+import torch
+from tqdm import tqdm
+
+from .data import ParallelData, inference_batches
+from .decoding import decode
+from .model import NO_SITES, SiteContext, Transformer
+from .tokenization import postprocess
+from .vocab import Vocabulary
+
+log = logging.getLogger(__name__)
+
+
+@torch.no_grad()
+def translate_data(model: Transformer, data: ParallelData, p: int, vocab: Vocabulary, device,
+                   beam: int = 4, lenpen: float = 0.6, max_len_a: float = 1.2, max_len_b: int = 10,
+                   max_tokens: int = 8000, masks_for: Callable[[torch.Tensor], SiteContext] | None = None,
+                   limit: int | None = None, detruecase: bool = False, progress: bool = False) -> list[str]:
+    """Post-processed translations of pair ``p``'s sources (the first ``limit`` of them)."""
+    was_training = model.training
+    model.eval()
+    batches = inference_batches(data, p, max_tokens // max(beam, 1))
+    if limit is not None:
+        batches = [[it for it in b if it[1] < limit] for b in batches]
+        batches = [b for b in batches if b]
+    n = limit if limit is not None else len(data.src[p])
+    out: list[str | None] = [None] * n
+    for items in tqdm(batches, desc=data.pairs[p], disable=not progress or None):
+        b = data.collate(items).to(device)
+        ctx = masks_for(b.pair) if masks_for else NO_SITES
+        hyps = decode(model, b.src, vocab.bos, vocab.eos, ctx, beam, lenpen, max_len_a, max_len_b)
+        for i, ids in zip(b.index.tolist(), hyps):
+            out[i] = postprocess(vocab.decode(ids), detruecase)
+    model.train(was_training)
+    return [o if o is not None else "" for o in out]
