@@ -19,6 +19,14 @@ def _max_lengths(src: Tensor, pad: int, a: float, b: int, limit: int) -> Tensor:
     return torch.clamp((a * n.float() + b).long(), min=1, max=limit)
 
 
+def _step_logprobs(model: Transformer, tok: Tensor, memory, mask, ctx, cache, t: int, bos: int) -> Tensor:
+    """Log-probabilities of the next token; padding and BOS are never produced."""
+    logits = model.decode(tok, memory, mask, ctx, cache, offset=t)[:, -1].float()
+    logits[:, model.cfg.pad_id] = float("-inf")
+    logits[:, bos] = float("-inf")
+    return torch.log_softmax(logits, -1)
+
+
 def _new_cache(model: Transformer) -> list[dict]:
     return [{} for _ in model.decoder.layers]
 
@@ -43,8 +51,7 @@ def greedy(model: Transformer, src: Tensor, bos: int, eos: int, ctx: SiteContext
     out = torch.full((src.size(0), int(max_len.max())), pad, dtype=torch.long, device=src.device)
     done = torch.zeros(src.size(0), dtype=torch.bool, device=src.device)
     for t in range(int(max_len.max())):
-        logits = model.decode(tok, memory, mask, ctx, cache, offset=t)[:, -1].float()
-        nxt = logits.argmax(-1)
+        nxt = _step_logprobs(model, tok, memory, mask, ctx, cache, t, bos).argmax(-1)
         nxt = torch.where(t + 1 >= max_len, torch.full_like(nxt, eos), nxt)
         nxt = torch.where(done, torch.full_like(nxt, pad), nxt)
         out[:, t] = nxt
@@ -73,10 +80,8 @@ def beam_search(model: Transformer, src: Tensor, bos: int, eos: int, ctx: SiteCo
     done = torch.zeros(n, dtype=torch.bool, device=dev)
     base = (torch.arange(n, device=dev) * beam).unsqueeze(1)
     for t in range(steps):
-        lprobs = torch.log_softmax(model.decode(tokens[:, -1:], memory, mask, bctx, cache, offset=t)[:, -1].float(), -1)
+        lprobs = _step_logprobs(model, tokens[:, -1:], memory, mask, bctx, cache, t, bos)
         vocab = lprobs.size(-1)
-        lprobs[:, pad] = float("-inf")
-        lprobs[:, bos] = float("-inf")
         at_limit = (t + 1 >= max_len).repeat_interleave(beam)
         if bool(at_limit.any()):  # the last allowed step can only end the sentence
             eos_col = lprobs[:, eos].clone()

@@ -1,0 +1,140 @@
+import csv
+import math
+
+import pytest
+import torch
+from toy import make_toy_experiment
+
+from neuralloc.checkpoint import CheckpointError, average_checkpoints, load_checkpoint, load_model
+from neuralloc.data import ParallelData, bucket_of, epoch_batches, pair_weights
+from neuralloc.fileio import read_lines
+from neuralloc.model import ModelConfig
+from neuralloc.scoring import corpus_scores
+from neuralloc.train import Trainer, TrainConfig, inverse_sqrt_lr, label_smoothed_loss
+from neuralloc.translate import translate_data
+from neuralloc.vocab import Vocabulary
+
+
+def small_model(**kw):
+    base = dict(vocab_size=0, d_model=32, ffn_dim=64, heads=4, encoder_layers=1, decoder_layers=1, dropout=0.1, max_positions=32)
+    base.update(kw)
+    return ModelConfig(**base)
+
+
+def test_inverse_sqrt_schedule_by_hand():
+    assert inverse_sqrt_lr(1, 1e-3, 4) == pytest.approx(2.5e-4)
+    assert inverse_sqrt_lr(4, 1e-3, 4) == pytest.approx(1e-3)
+    assert inverse_sqrt_lr(16, 1e-3, 4) == pytest.approx(5e-4)
+
+
+def test_label_smoothed_loss_by_hand():
+    logits = torch.tensor([[[2.0, 0.0, 1.0, -1.0]], [[0.0, 0.0, 0.0, 0.0]]])
+    target = torch.tensor([[2], [0]])  # the second position is padding (id 0)
+    loss, nll = label_smoothed_loss(logits, target, eps=0.1, pad=0)
+    logp = torch.log_softmax(logits[0, 0], -1)
+    assert float(nll) == pytest.approx(-float(logp[2]), abs=1e-6)
+    assert float(loss) == pytest.approx(-(0.9 * float(logp[2]) + 0.1 * float(logp.mean())), abs=1e-6)
+
+
+def test_epoch_batches_cover_every_example_once_in_few_shapes(tmp_path):
+    root = make_toy_experiment(tmp_path, pairs=("en-it", "it-en"), n_train=300)
+    vocab = Vocabulary.load(root / "data/dict.txt")
+    data = ParallelData(root / "data", "train", ["en-it", "it-en"], vocab, 32)
+    batches = epoch_batches(data, max_tokens=200, seed=1, epoch=0)
+    items = [it for b in batches for it in b]
+    assert sorted(items) == sorted((p, i) for p in range(2) for i in range(300))
+    assert any(len({p for p, _ in b}) == 2 for b in batches)  # pairs mixed within batches
+    shapes = {(len(b), max(bucket_of(int(data.sizes(p)[i])) for p, i in b)) for b in batches}
+    assert len(shapes) <= 2 * len({s for _, s in shapes})  # a full and a last partial batch per bucket
+    assert batches == epoch_batches(data, 200, seed=1, epoch=0)
+    assert batches != epoch_batches(data, 200, seed=1, epoch=1)
+    single = epoch_batches(data, 200, seed=1, epoch=0, mixed=False)
+    assert all(len({p for p, _ in b}) == 1 for b in single)
+
+
+def test_temperature_sampling_flattens_pair_shares():
+    w = pair_weights([900, 100], "temperature", 5.0)
+    assert w[1] == pytest.approx(0.1 ** 0.2 / (0.9 ** 0.2 + 0.1 ** 0.2))
+    assert pair_weights([900, 100], "proportional", 1.0).tolist() == [0.9, 0.1]
+
+
+def test_batch_layout(tmp_path):
+    root = make_toy_experiment(tmp_path, pairs=("en-it",), n_train=5)
+    vocab = Vocabulary.load(root / "data/dict.txt")
+    data = ParallelData(root / "data", "train", ["en-it"], vocab, 32)
+    b = data.collate([(0, 0)])
+    src_words = read_lines(root / "raw/train.en-it.src")[0].split()
+    assert b.src[0].tolist() == [vocab.tag("it")] + vocab.encode(" ".join(src_words)) + [vocab.eos]
+    assert b.prev[0, 0] == vocab.bos and b.prev[0, 1:].tolist() == b.target[0, :-1].tolist()
+    assert b.target[0, -1] == vocab.eos
+
+
+@pytest.mark.slow
+def test_tiny_model_learns_a_copy_task(tmp_path):
+    root = make_toy_experiment(tmp_path / "toy", pairs=("en-it", "it-en"), n_train=1500, reverse_pairs=("it-en",))
+    cfg = TrainConfig(max_tokens=600, lr=3e-3, warmup_updates=100, max_updates=700, log_interval=100,
+                      validate_interval=10_000, valid_bleu_sentences=0, seed=1)
+    trainer = Trainer(small_model(d_model=64, ffn_dim=128, encoder_layers=2, decoder_layers=2, dropout=0.0),
+                      cfg, root / "data", root / "raw", ["en-it", "it-en"], tmp_path / "model")
+    trainer.train()
+    model, _ = load_model(tmp_path / "model/checkpoint_best.pt")
+    vocab = Vocabulary.load(root / "data/dict.txt")
+    test = ParallelData(root / "data", "test", ["en-it", "it-en"], vocab, 32)
+    for p, pair in enumerate(["en-it", "it-en"]):  # en-it copies, it-en reverses: the tag decides
+        hyps = translate_data(model, test, p, vocab, "cpu", beam=4)
+        refs = read_lines(root / f"raw/test.{pair}.tgt")
+        assert corpus_scores(hyps, refs)["bleu"] > 90, pair
+
+
+def _losses(path):
+    with open(path) as f:
+        return [(r["update"], r["loss"]) for r in csv.DictReader(f) if r["kind"] == "train"]
+
+
+@pytest.mark.slow
+def test_resume_equals_uninterrupted(tmp_path):
+    root = make_toy_experiment(tmp_path / "toy", pairs=("en-it", "it-en"), n_train=200)
+    cfg = dict(max_tokens=200, lr=1e-3, warmup_updates=10, log_interval=2, validate_interval=1000,
+               valid_bleu_sentences=0, seed=3)
+    args = (root / "data", root / "raw", ["en-it", "it-en"])
+    Trainer(small_model(), TrainConfig(max_updates=30, **cfg), *args, tmp_path / "straight").train()
+    Trainer(small_model(), TrainConfig(max_updates=13, **cfg), *args, tmp_path / "resumed").train()
+    Trainer(small_model(), TrainConfig(max_updates=30, **cfg), *args, tmp_path / "resumed").train()
+    straight, resumed = dict(_losses(tmp_path / "straight/train_log.csv")), dict(_losses(tmp_path / "resumed/train_log.csv"))
+    assert set(straight) <= set(resumed)  # the interrupted run also logged its last update, 13
+    assert {u: resumed[u] for u in straight} == straight
+    a = load_checkpoint(tmp_path / "straight/checkpoint_last.pt")["model"]
+    b = load_checkpoint(tmp_path / "resumed/checkpoint_last.pt")["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.slow
+def test_changed_config_does_not_resume_a_foreign_checkpoint(tmp_path, caplog):
+    root = make_toy_experiment(tmp_path / "toy", n_train=50)
+    base = dict(max_tokens=200, warmup_updates=5, max_updates=4, valid_bleu_sentences=0)
+    Trainer(small_model(), TrainConfig(**base), root / "data", root / "raw", ["en-it"], tmp_path / "m").train()
+    t = Trainer(small_model(d_model=16), TrainConfig(**base), root / "data", root / "raw", ["en-it"], tmp_path / "m")
+    assert t.update == 0 and "belongs to another configuration" in caplog.text
+
+
+def test_checkpoint_errors(tmp_path):
+    root = make_toy_experiment(tmp_path / "toy", n_train=20)
+    cfg = TrainConfig(max_tokens=200, warmup_updates=2, max_updates=2, valid_bleu_sentences=0)
+    Trainer(small_model(), cfg, root / "data", root / "raw", ["en-it"], tmp_path / "m").train()
+    good = tmp_path / "m/checkpoint_best.pt"
+    vocab_size = len(Vocabulary.load(root / "data/dict.txt"))
+    load_model(good, vocab_size)
+    with pytest.raises(CheckpointError, match="vocabulary of .* entries, but the vocabulary given has 5"):
+        load_model(good, 5)
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(good.read_bytes()[:1000])
+    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
+        load_checkpoint(bad)
+    evil = tmp_path / "evil.pt"
+    torch.save({"model": {}, "model_config": {}, "x": Vocabulary}, evil)  # a pickled class
+    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
+        load_checkpoint(evil)
+    with pytest.raises(CheckpointError, match="does not exist"):
+        load_checkpoint(tmp_path / "missing.pt")
+    avg = average_checkpoints([good, good])
+    assert all(torch.equal(avg["model"][k], v) for k, v in load_checkpoint(good)["model"].items())
