@@ -13,6 +13,8 @@ include: "rules/prepare.smk"
 include: "rules/tokenize.smk"
 include: "rules/bpe.smk"
 include: "rules/encode.smk"
+include: "rules/train.smk"
+include: "rules/evaluate.smk"
 
 
 rule all:

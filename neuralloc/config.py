@@ -110,6 +110,9 @@ def check_semantics(config: dict) -> None:
                     f"  {key}: edition {edition!r} is in {BIBLE_EDITIONS[edition]!r}, not {lang!r}"
                     f" (allowed for {lang!r}: {', '.join(mine) or 'none'})"
                 )
+    model = config.get("model", {})
+    if model.get("d_model", 1) % model.get("heads", 1):
+        problems.append(f"  model.heads: {model['heads']} does not divide model.d_model {model['d_model']} (allowed: a divisor of d_model)")
     if corpus == "europarl":
         for i, name in enumerate(config["pairs"]):
             pair = Pair.parse(name)

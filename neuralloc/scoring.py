@@ -31,3 +31,13 @@ def write_scores(rows: list[dict], path: str | Path) -> None:
         w.writeheader()
         for r in rows:
             w.writerow({k: (f"{r[k]:.2f}" if k in ("bleu", "chrf") else r[k]) for k in SCORE_FIELDS})
+
+
+def score_system(system: str, split: str, pairs: list[str], hypotheses: list[str], references: list[str], out: str) -> None:
+    """Entry point of the score rule: one CSV row per pair, hypotheses against raw references."""
+    from .fileio import read_lines
+
+    rows = []
+    for pair, hyp, ref in zip(pairs, hypotheses, references):
+        rows.append({"system": system, "split": split, "pair": pair, **corpus_scores(read_lines(hyp), read_lines(ref))})
+    write_scores(rows, out)

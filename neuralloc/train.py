@@ -97,20 +97,22 @@ def _fingerprint(model_cfg: ModelConfig, cfg: TrainConfig, pairs: list[str], voc
 
 
 class CsvLog:
-    def __init__(self, path: Path, resume_update: int | None):
-        self.path = path
-        rows = []
-        if resume_update is not None and path.exists():
-            with open(path, newline="") as f:
-                rows = [r for r in csv.DictReader(f) if int(r["update"]) <= resume_update]
+    """The training log. Its rows also travel in every checkpoint, so a resumed run rewrites the
+    history up to the checkpoint even if the file was lost (Snakemake removes the outputs of a
+    killed job)."""
+
+    def __init__(self, path: Path, rows: list[dict] | None = None):
+        self.path, self.rows = path, list(rows or [])
         with atomic_open(path) as f:
             w = csv.DictWriter(f, LOG_FIELDS)
             w.writeheader()
-            w.writerows(rows)
+            w.writerows(self.rows)
 
     def write(self, **row) -> None:
+        row = {k: str(row.get(k, "")) for k in LOG_FIELDS}
+        self.rows.append(row)
         with open(self.path, "a", newline="") as f:
-            csv.DictWriter(f, LOG_FIELDS).writerow({k: row.get(k, "") for k in LOG_FIELDS})
+            csv.DictWriter(f, LOG_FIELDS).writerow(row)
 
 
 class Trainer:
@@ -145,12 +147,13 @@ class Trainer:
         self.fingerprint = _fingerprint(model_cfg, cfg, self.pairs, vocab_path, fingerprint_extra)
         self.update, self.epoch, self.batch_in_epoch = 0, 0, 0
         self.best: float | None = None
+        self.log_rows: list[dict] = []
         resumed = self._resume()
         if not resumed and init_from is not None:
             state = load_checkpoint(init_from)
             self.model.load_state_dict(state["model"])
             log.info("initialized from %s (fresh optimizer)", init_from)
-        self.csv = CsvLog(self.out_dir / "train_log.csv", self.update if resumed else None)
+        self.csv = CsvLog(self.out_dir / "train_log.csv", self.log_rows)
 
     # ---- checkpoints -----------------------------------------------------------------------
     def _state(self) -> dict:
@@ -161,7 +164,7 @@ class Trainer:
             "train_config": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self.cfg).items()},
             "pairs": self.pairs,
             "update": self.update, "epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch,
-            "best": self.best, "fingerprint": self.fingerprint,
+            "best": self.best, "fingerprint": self.fingerprint, "log_rows": self.csv.rows,
             "rng_cpu": torch.get_rng_state(),
             "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
         }
@@ -180,6 +183,7 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.update, self.epoch, self.batch_in_epoch = state["update"], state["epoch"], state["batch_in_epoch"]
         self.best = state["best"]
+        self.log_rows = state.get("log_rows", [])
         torch.set_rng_state(state["rng_cpu"])
         if state["rng_cuda"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["rng_cuda"])
@@ -307,3 +311,11 @@ class Trainer:
         bar.close()
         self._validate_and_save(time.time() - start)
         log.info("done: %d updates in %.1f s", self.update, time.time() - start)
+
+
+def run_training(model: dict, train: dict, data_dir: str, raw_dir: str, pairs: list[str], out_dir: str,
+                 threads: int = 1) -> None:
+    """Entry point of the pretrain and train_individual rules."""
+    torch.set_num_threads(max(1, threads))
+    trainer = Trainer(ModelConfig(vocab_size=0, **model), TrainConfig.from_dict(train), data_dir, raw_dir, pairs, out_dir)
+    trainer.train()

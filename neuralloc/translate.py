@@ -40,3 +40,24 @@ def translate_data(model: Transformer, data: ParallelData, p: int, vocab: Vocabu
             out[i] = postprocess(vocab.decode(ids), detruecase)
     model.train(was_training)
     return [o if o is not None else "" for o in out]
+
+
+def translate_split(checkpoint: str, data_dir: str, split: str, pair: str, out: str, decode: dict,
+                    detruecase: bool = False, threads: int = 1) -> None:
+    """Entry point of the translate rule: one pair and split, hypotheses in input order."""
+    from pathlib import Path
+
+    from .checkpoint import load_model
+    from .fileio import write_lines
+    from .train import pick_device
+
+    torch.set_num_threads(max(1, threads))
+    device = pick_device("auto")
+    vocab = Vocabulary.load(Path(data_dir) / "dict.txt")
+    model, _ = load_model(checkpoint, len(vocab), map_location=device)
+    model.to(device)
+    data = ParallelData(data_dir, split, [pair], vocab, model.cfg.max_positions, with_target=False)
+    opts = {k: decode[k] for k in ("beam", "lenpen", "max_len_a", "max_len_b", "max_tokens")}
+    hyps = translate_data(model, data, 0, vocab, device, detruecase=detruecase, progress=True, **opts)
+    write_lines(out, hyps)
+    log.info("%s %s: %d sentences translated with %s", pair, split, len(hyps), checkpoint)

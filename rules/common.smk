@@ -37,6 +37,7 @@ wildcard_constraints:
     split="|".join(SPLITS),
     lang="|".join(LANGS),
     file="|".join(map(re.escape, PLAN)),
+    system="|".join(config["systems"]),
 
 
 # ---- helpers (named functions, no lambdas in rules) -------------------------------------------
@@ -122,5 +123,31 @@ def encoded_targets():
     )
 
 
+def training_inputs(wildcards):
+    """Encoded train/dev arrays (of one pair for an Individual model, else of all) and dev references."""
+    pairs = individual_pairs(wildcards)
+    return {
+        "vocab": f"{EXP}/data/dict.txt",
+        "arrays": expand(f"{EXP}/data/{{split}}.{{pair}}.{{side}}.{{kind}}.npy", split=("train", "dev"),
+                         pair=pairs, side=SIDES, kind=("tokens", "offsets")),
+        "dev_refs": expand(f"{EXP}/raw/dev.{{pair}}.tgt", pair=pairs),
+    }
+
+
+def individual_pairs(wildcards):
+    """The pairs a model trains on: its own pair for an Individual model, all for the rest."""
+    return [wildcards.pair] if "pair" in wildcards.keys() else PAIRS
+
+
+def system_checkpoint(wildcards):
+    if wildcards.system == "individual":
+        return f"{EXP}/models/individual/{wildcards.pair}/checkpoint_best.pt"
+    return f"{EXP}/models/{wildcards.system}/checkpoint_best.pt"
+
+
+def score_targets():
+    return expand(f"{EXP}/scores/{{system}}.{{split}}.csv", system=config["systems"], split=config["decode"]["splits"])
+
+
 def all_targets():
-    return [f"{EXP}/data/dict.txt"] + encoded_targets()
+    return [f"{EXP}/data/dict.txt"] + encoded_targets() + score_targets()

@@ -1,0 +1,48 @@
+# Stage 7: beam-search translation (post-processed back to raw text) and sacreBLEU scores.
+
+
+rule translate:
+    input:
+        checkpoint=system_checkpoint,
+        vocab=f"{EXP}/data/dict.txt",
+        src=f"{EXP}/data/{{split}}.{{pair}}.src.tokens.npy",
+        offsets=f"{EXP}/data/{{split}}.{{pair}}.src.offsets.npy",
+    output:
+        f"{EXP}/translations/{{system}}/{{split}}.{{pair}}.txt",
+    params:
+        data_dir=f"{EXP}/data",
+        decode=config["decode"],
+        detruecase=PRE["truecase"],
+    log:
+        f"{EXP}/logs/translate/{{system}}/{{split}}.{{pair}}.log",
+    benchmark:
+        f"{EXP}/benchmarks/translate/{{system}}/{{split}}.{{pair}}.tsv"
+    threads: 2
+    resources:
+        gpu=1,
+        mem_mb=8000,
+    conda:
+        "../envs/neuralloc.yaml"
+    script:
+        "../workflow_scripts/translate.py"
+
+
+rule score:
+    input:
+        hypotheses=expand(f"{EXP}/translations/{{{{system}}}}/{{{{split}}}}.{{pair}}.txt", pair=PAIRS),
+        references=expand(f"{EXP}/raw/{{{{split}}}}.{{pair}}.tgt", pair=PAIRS),
+    output:
+        f"{EXP}/scores/{{system}}.{{split}}.csv",
+    params:
+        pairs=PAIRS,
+    log:
+        f"{EXP}/logs/score/{{system}}.{{split}}.log",
+    benchmark:
+        f"{EXP}/benchmarks/score/{{system}}.{{split}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+    conda:
+        "../envs/neuralloc.yaml"
+    script:
+        "../workflow_scripts/score.py"

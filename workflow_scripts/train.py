@@ -1,0 +1,11 @@
+# Snakemake `script:` entry point of rules pretrain and train_individual.
+import _repo_path  # noqa: F401  (neuralloc importable under --sdm conda)
+from pathlib import Path
+
+from neuralloc.logs import setup_logging
+from neuralloc.train import run_training
+
+setup_logging(snakemake.log[0])
+p = snakemake.params
+run_training(p.model, p.train, p.data_dir, p.raw_dir, p.pairs, str(Path(snakemake.output.checkpoint).parent),
+             snakemake.threads)
