@@ -242,5 +242,13 @@ class Transformer(nn.Module):
 
 
 def site_side(name: str) -> str:
-    """'encoder' or 'decoder': which side's tokens a site's outputs belong to."""
+    """'encoder' or 'decoder': the half of the model a site is in."""
     return name.split(".", 1)[0]
+
+
+def site_tokens(name: str) -> str:
+    """'source' or 'target': whose token positions a site's outputs are computed at. Cross-attention
+    keys and values are decoder sites, but computed from the encoder output at source positions."""
+    if site_side(name) == "encoder" or name.endswith(("cross_attn.k", "cross_attn.v")):
+        return "source"
+    return "target"

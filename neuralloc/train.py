@@ -59,6 +59,7 @@ class TrainConfig:
     keep_last: int = 0              # also keep checkpoint{update}.pt of the last N validations (for averaging)
     bf16: bool = True               # autocast on CUDA; CPU trains in fp32
     device: str = "auto"
+    strict: bool = False            # parameters that got no gradient in an update do not move at all
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
@@ -226,9 +227,29 @@ class Trainer:
         lr = inverse_sqrt_lr(self.update + 1, self.cfg.lr, self.cfg.warmup_updates)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        self.optimizer.step()
+        if self.cfg.strict:
+            self._strict_step()
+        else:
+            self.optimizer.step()
         self.update += 1
         return total / ntok, ntok
+
+    @torch.no_grad()
+    def _strict_step(self) -> None:
+        """Adam step after which every parameter entry whose gradient was exactly zero (a masked
+        neuron's weights, an unseen token's embedding) is put back, with its Adam moments: plain
+        Adam would move it through its momentum."""
+        params = [p for g in self.optimizer.param_groups for p in g["params"] if p.grad is not None]
+        frozen = [p.grad.eq(0) for p in params]
+        keys = ("exp_avg", "exp_avg_sq")
+        before = [(p.clone(), *(self.optimizer.state[p][k].clone() for k in keys if k in self.optimizer.state[p]))
+                  for p in params]
+        self.optimizer.step()
+        for p, z, old in zip(params, frozen, before):
+            p.copy_(torch.where(z, old[0], p))
+            for k, o in zip(keys, old[1:]):
+                st = self.optimizer.state[p][k]
+                st.copy_(torch.where(z, o, st))
 
     # ---- validation --------------------------------------------------------------------------
     @torch.no_grad()

@@ -1,0 +1,146 @@
+"""Neuron allocation (Section 3.2, Appendix A): general and language-specific neurons per site.
+
+For each site of width W, with units u (pairs, source languages or target languages, by variant)
+and their importance Θ_u (a language's importance is the mean over its pairs):
+
+- I(i) = mean_u Θ_u(i); the floor(ρ·W) neurons with the largest I are *general*;
+- every other neuron i serves each unit u with Θ_u(i) >= k · max_u' Θ_u'(i) (Eq. 9).
+
+A pair's mask is true on the general neurons and on the specific neurons of its unit.
+
+    python -m neuralloc.allocate --importance-dir DIR --pairs it-en,en-it,... --rho 0.9 --k 0.7 \\
+        --variant pair --out masks.safetensors
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+from .fileio import atomic_open, atomic_path
+from .languages import Pair
+from .model import site_side
+
+log = logging.getLogger(__name__)
+
+VARIANTS = ("pair", "source", "target", "separate")
+
+
+def unit_of(pair: str, site: str, variant: str) -> str:
+    """The allocation unit a pair belongs to at a site."""
+    p = Pair.parse(pair)
+    if variant == "pair":
+        return pair
+    if variant == "source" or (variant == "separate" and site_side(site) == "encoder"):
+        return p.src
+    if variant in ("target", "separate"):
+        return p.tgt
+    raise ValueError(f"unknown allocation variant {variant!r} (allowed: {', '.join(VARIANTS)})")
+
+
+def allocate_site(theta: np.ndarray, rho: float, k: float) -> tuple[np.ndarray, np.ndarray]:
+    """``theta``: (units, W) importance. Returns (general bool[W], specific bool[units, W])."""
+    units, width = theta.shape
+    mean = theta.mean(axis=0)
+    n_general = math.floor(rho * width + 1e-9)
+    general = np.zeros(width, dtype=bool)
+    general[np.argsort(-mean, kind="stable")[:n_general]] = True
+    threshold = k * theta.max(axis=0)
+    specific = (theta >= threshold[None, :]) & ~general[None, :]
+    return general, specific
+
+
+def allocate(importance: dict[str, dict[str, np.ndarray]], pairs: list[str], rho: float, k: float,
+             variant: str) -> tuple[dict[str, np.ndarray], dict[str, dict[str, np.ndarray]]]:
+    """importance: pair -> site -> vector. Returns (site -> general mask, pair -> site -> mask)."""
+    if not 0 <= rho <= 1 or not 0 <= k <= 1:
+        raise ValueError(f"rho and k must lie in [0, 1], got rho={rho}, k={k}")
+    sites = list(importance[pairs[0]])
+    general_masks, pair_masks = {}, {p: {} for p in pairs}
+    for site in sites:
+        units = sorted({unit_of(p, site, variant) for p in pairs})
+        theta = np.stack([np.mean([importance[p][site] for p in pairs if unit_of(p, site, variant) == u], axis=0)
+                          for u in units])
+        general, specific = allocate_site(theta, rho, k)
+        general_masks[site] = general
+        for p in pairs:
+            pair_masks[p][site] = general | specific[units.index(unit_of(p, site, variant))]
+    return general_masks, pair_masks
+
+
+def read_importance(directory: str | Path, pairs: list[str]) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, str]]:
+    out, meta = {}, {}
+    for pair in pairs:
+        path = Path(directory) / f"{pair}.safetensors"
+        if not path.exists():
+            raise FileNotFoundError(f"no importance file for pair {pair}: {path}")
+        with safe_open(str(path), framework="pt") as f:
+            out[pair] = {k: f.get_tensor(k).numpy() for k in f.keys()}
+            meta = f.metadata() or meta
+    sites = [set(v) for v in out.values()]
+    if any(s != sites[0] for s in sites):
+        raise ValueError(f"importance files in {directory} cover different sites")
+    return out, meta
+
+
+def mask_counts(general: dict[str, np.ndarray], masks: dict[str, dict[str, np.ndarray]]) -> list[dict]:
+    """One row per site and pair: width, general neurons, the pair's specific neurons."""
+    rows = []
+    for site, g in general.items():
+        for pair, m in masks.items():
+            rows.append({"site": site, "pair": pair, "width": int(g.size), "general": int(g.sum()),
+                         "specific": int((m[site] & ~g).sum())})
+    return rows
+
+
+def write_masks(out: str | Path, general, masks, metadata: dict) -> None:
+    tensors = {f"general/{s}": torch.from_numpy(g) for s, g in general.items()}
+    for pair, sites in masks.items():
+        tensors.update({f"{pair}/{s}": torch.from_numpy(m) for s, m in sites.items()})
+    with atomic_path(out) as tmp:
+        save_file(tensors, str(tmp), metadata={k: str(v) for k, v in metadata.items()})
+    rows = mask_counts(general, masks)
+    stem = Path(out).with_suffix("")
+    with atomic_open(f"{stem}.counts.csv") as f:
+        w = csv.DictWriter(f, ["site", "pair", "width", "general", "specific"])
+        w.writeheader()
+        w.writerows(rows)
+    with atomic_open(f"{stem}.counts.json") as f:
+        json.dump({"metadata": metadata, "counts": rows}, f, indent=1)
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--importance-dir", required=True, help="folder holding {pair}.safetensors importance files")
+    p.add_argument("--pairs", required=True, help="comma-separated pairs, e.g. it-en,en-it")
+    p.add_argument("--rho", type=float, required=True, help="fraction of general neurons per site, in [0, 1]")
+    p.add_argument("--k", type=float, required=True, help="threshold factor for specific neurons, in [0, 1]")
+    p.add_argument("--variant", choices=VARIANTS, default="pair")
+    p.add_argument("--out", required=True, help="output masks (.safetensors); counts go beside it")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    pairs = [x for x in args.pairs.split(",") if x]
+    try:
+        importance, meta = read_importance(args.importance_dir, pairs)
+        general, masks = allocate(importance, pairs, args.rho, args.k, args.variant)
+    except (FileNotFoundError, ValueError) as e:
+        sys.exit(f"error: {e}")
+    metadata = {"rho": args.rho, "k": args.k, "variant": args.variant, "pairs": ",".join(pairs),
+                "method": meta.get("method", ""), "checkpoint_sha256": meta.get("checkpoint_sha256", "")}
+    write_masks(args.out, general, masks, metadata)
+    share = np.mean([g.mean() for g in general.values()])
+    log.info("%d sites; %.1f%% general neurons; masks in %s", len(general), 100 * share, args.out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,96 @@
+"""Neuron importance of one language pair (Section 3.1, Eq. 6-8).
+
+For every neuron i of every site and every token t of the pair's training data (every non-pad
+position of the side the site belongs to: source positions for encoder sites, decoder-input
+positions for decoder sites):
+
+- Taylor expansion (TE): |h_i(t) * dL/dh_i(t)|, L the training loss (label-smoothed
+  cross-entropy summed over the batch), the model in eval mode;
+- absolute value (AV): |h_i(t)|;
+
+(cross-attention keys and values are computed at source positions, so they average over those)
+
+averaged over the tokens. Per token first, then the mean, as the authors' code does.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import torch
+from safetensors.torch import save_file
+from tqdm import tqdm
+
+from .data import ParallelData, inference_batches
+from .fileio import atomic_path
+from .model import SiteContext, Transformer, site_tokens
+from .train import label_smoothed_loss
+
+log = logging.getLogger(__name__)
+
+METHODS = ("te", "av")
+
+
+def importance(model: Transformer, data: ParallelData, p: int, method: str, label_smoothing: float = 0.1,
+               max_tokens: int = 4000, token_cap: int | None = None, device="cpu",
+               progress: bool = False) -> tuple[dict[str, torch.Tensor], dict[str, int]]:
+    """(site -> float32 importance vector, {"source": n, "target": n} tokens averaged over)."""
+    if method not in METHODS:
+        raise ValueError(f"unknown importance method {method!r} (allowed: {', '.join(METHODS)})")
+    model.eval()
+    pad = model.cfg.pad_id
+    sums: dict[str, torch.Tensor] = {}
+    counts = {"source": 0, "target": 0}
+    seen_target = 0
+    for items in tqdm(inference_batches(data, p, max_tokens), desc=f"{data.pairs[p]} {method}", disable=not progress or None):
+        b = data.collate(items).to(device)
+        record: dict[str, torch.Tensor] = {}
+        positions = {"source": b.src.ne(pad), "target": b.prev.ne(pad)}
+        with torch.set_grad_enabled(method == "te"):
+            logits = model(b.src, b.prev, SiteContext(record=record))
+            if method == "te":
+                loss, _ = label_smoothed_loss(logits, b.target, label_smoothing, pad)
+                names = list(record)
+                grads = torch.autograd.grad(loss, [record[n] for n in names])
+                scores = {n: (record[n] * g).abs() for n, g in zip(names, grads)}
+            else:
+                scores = {n: h.abs() for n, h in record.items()}
+        for name, s in scores.items():
+            keep = positions[site_tokens(name)].unsqueeze(-1).to(s.dtype)
+            total = (s.float() * keep).sum(dim=(0, 1)).detach()
+            sums[name] = total if name not in sums else sums[name] + total
+        for side, mask in positions.items():
+            counts[side] += int(mask.sum())
+        seen_target += b.target_tokens
+        if token_cap is not None and seen_target >= token_cap:
+            break
+    out = {name: (s / max(counts[site_tokens(name)], 1)).cpu().float() for name, s in sums.items()}
+    return out, counts
+
+
+def save_importance(path: str | Path, vectors: dict[str, torch.Tensor], metadata: dict[str, str]) -> None:
+    with atomic_path(path) as tmp:
+        save_file({k: v.contiguous() for k, v in vectors.items()}, str(tmp), metadata={k: str(v) for k, v in metadata.items()})
+
+
+def run_importance(checkpoint: str, data_dir: str, pair: str, method: str, out: str, label_smoothing: float,
+                   token_cap: int | None, threads: int = 1) -> None:
+    """Entry point of the importance rule."""
+    from .checkpoint import load_model
+    from .fileio import sha256sum
+    from .train import pick_device
+    from .vocab import Vocabulary
+
+    torch.set_num_threads(max(1, threads))
+    device = pick_device("auto")
+    vocab = Vocabulary.load(Path(data_dir) / "dict.txt")
+    model, _ = load_model(checkpoint, len(vocab), map_location=device)
+    model.to(device)
+    data = ParallelData(data_dir, "train", [pair], vocab, model.cfg.max_positions)
+    vectors, counts = importance(model, data, 0, method, label_smoothing, token_cap=token_cap, device=device, progress=True)
+    meta = {"pair": pair, "method": method, "source_tokens": counts["source"], "target_tokens": counts["target"],
+            "checkpoint_sha256": sha256sum(checkpoint)}
+    save_importance(out, vectors, meta)
+    log.info("%s %s: %d sites, %d source and %d target tokens", pair, method, len(vectors), counts["source"], counts["target"])
+

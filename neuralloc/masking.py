@@ -1,0 +1,68 @@
+"""Per-pair neuron masks on the device, and neuron erasure (Figure 5).
+
+``MaskTable`` holds every pair's masks of every site as one (pairs x total width) table, built
+once on the device. For a batch it gathers one row per example (a single ``index_select``) and
+hands each site a view of its columns: no Python work per neuron, per token or per example.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors import safe_open
+
+from .model import SiteContext
+
+
+def load_masks(path: str | Path, pairs: list[str]) -> tuple[dict[str, np.ndarray], dict[str, dict[str, np.ndarray]], dict]:
+    """(site -> general mask, pair -> site -> mask, metadata) from an ``allocate`` output."""
+    general: dict[str, np.ndarray] = {}
+    masks: dict[str, dict[str, np.ndarray]] = {p: {} for p in pairs}
+    with safe_open(str(path), framework="pt") as f:
+        meta = f.metadata() or {}
+        for key in f.keys():
+            owner, site = key.split("/", 1)
+            if owner == "general":
+                general[site] = f.get_tensor(key).numpy()
+            elif owner in masks:
+                masks[owner][site] = f.get_tensor(key).numpy()
+    missing = [p for p in pairs if not masks[p]]
+    if missing:
+        raise ValueError(f"{path} has no masks for pairs {missing} (it was allocated for {meta.get('pairs', '?')})")
+    return general, masks, meta
+
+
+class MaskTable:
+    """Callable: pair ids of a batch -> SiteContext that masks each example with its pair's mask."""
+
+    def __init__(self, masks: dict[str, dict[str, np.ndarray]], pairs: list[str], device="cpu"):
+        self.sites = list(masks[pairs[0]])
+        self.widths = [int(masks[pairs[0]][s].size) for s in self.sites]
+        rows = [np.concatenate([masks[p][s] for s in self.sites]) for p in pairs]
+        self.table = torch.tensor(np.stack(rows), dtype=torch.float32, device=device)
+        self.offsets = np.concatenate([[0], np.cumsum(self.widths)]).tolist()
+
+    def __call__(self, pair_ids: torch.Tensor) -> SiteContext:
+        rows = self.table.index_select(0, pair_ids.to(self.table.device))
+        return SiteContext(masks={s: rows[:, self.offsets[j]:self.offsets[j + 1]] for j, s in enumerate(self.sites)})
+
+    def active_share(self) -> float:
+        return float(self.table.mean())
+
+
+def erase(general: dict[str, np.ndarray], masks: dict[str, dict[str, np.ndarray]], fraction: float, seed: int,
+          pair: str | None = None) -> dict[str, dict[str, np.ndarray]]:
+    """Masks with a random ``fraction`` of neurons zeroed in every pair, per site: of the general
+    neurons (``pair`` None), or of ``pair``'s specific neurons. The erased neurons are removed
+    from the model, so every pair that used them loses them."""
+    rng = np.random.default_rng(seed)
+    out = {p: {s: m.copy() for s, m in sites.items()} for p, sites in masks.items()}
+    for site, g in general.items():
+        pool = g if pair is None else (masks[pair][site] & ~g)
+        idx = np.flatnonzero(pool)
+        chosen = rng.choice(idx, size=int(round(fraction * idx.size)), replace=False) if idx.size else idx
+        for p in out:
+            out[p][site][chosen] = False
+    return out
