@@ -14,6 +14,7 @@ include: "rules/tokenize.smk"
 include: "rules/bpe.smk"
 include: "rules/encode.smk"
 include: "rules/train.smk"
+include: "rules/method.smk"
 include: "rules/evaluate.smk"
 
 

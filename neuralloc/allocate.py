@@ -29,7 +29,7 @@ from safetensors.torch import save_file
 
 from .fileio import atomic_open, atomic_path
 from .languages import Pair
-from .model import site_side
+from .model import site_kind, site_side
 
 log = logging.getLogger(__name__)
 
@@ -60,14 +60,23 @@ def allocate_site(theta: np.ndarray, rho: float, k: float) -> tuple[np.ndarray, 
     return general, specific
 
 
+SITE_KINDS = ("self_attn", "cross_attn", "ffn")
+
+
 def allocate(importance: dict[str, dict[str, np.ndarray]], pairs: list[str], rho: float, k: float,
-             variant: str) -> tuple[dict[str, np.ndarray], dict[str, dict[str, np.ndarray]]]:
-    """importance: pair -> site -> vector. Returns (site -> general mask, pair -> site -> mask)."""
+             variant: str, site_kinds=SITE_KINDS) -> tuple[dict[str, np.ndarray], dict[str, dict[str, np.ndarray]]]:
+    """importance: pair -> site -> vector. Returns (site -> general mask, pair -> site -> mask).
+    Sites of kinds not in ``site_kinds`` are left wholly general (shared by every pair)."""
     if not 0 <= rho <= 1 or not 0 <= k <= 1:
         raise ValueError(f"rho and k must lie in [0, 1], got rho={rho}, k={k}")
     sites = list(importance[pairs[0]])
     general_masks, pair_masks = {}, {p: {} for p in pairs}
     for site in sites:
+        if site_kind(site) not in site_kinds:
+            general_masks[site] = np.ones(importance[pairs[0]][site].size, dtype=bool)
+            for p in pairs:
+                pair_masks[p][site] = general_masks[site]
+            continue
         units = sorted({unit_of(p, site, variant) for p in pairs})
         theta = np.stack([np.mean([importance[p][site] for p in pairs if unit_of(p, site, variant) == u], axis=0)
                           for u in units])
@@ -126,16 +135,22 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--rho", type=float, required=True, help="fraction of general neurons per site, in [0, 1]")
     p.add_argument("--k", type=float, required=True, help="threshold factor for specific neurons, in [0, 1]")
     p.add_argument("--variant", choices=VARIANTS, default="pair")
+    p.add_argument("--site-kinds", default=",".join(SITE_KINDS),
+                   help="module kinds whose neurons are allocated (others stay general), default all")
     p.add_argument("--out", required=True, help="output masks (.safetensors); counts go beside it")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     pairs = [x for x in args.pairs.split(",") if x]
     try:
         importance, meta = read_importance(args.importance_dir, pairs)
-        general, masks = allocate(importance, pairs, args.rho, args.k, args.variant)
+        kinds = [x for x in args.site_kinds.split(",") if x]
+        unknown = set(kinds) - set(SITE_KINDS)
+        if unknown:
+            raise ValueError(f"unknown site kinds {sorted(unknown)} (allowed: {', '.join(SITE_KINDS)})")
+        general, masks = allocate(importance, pairs, args.rho, args.k, args.variant, kinds)
     except (FileNotFoundError, ValueError) as e:
         sys.exit(f"error: {e}")
-    metadata = {"rho": args.rho, "k": args.k, "variant": args.variant, "pairs": ",".join(pairs),
+    metadata = {"rho": args.rho, "k": args.k, "variant": args.variant, "pairs": ",".join(pairs), "site_kinds": ",".join(kinds),
                 "method": meta.get("method", ""), "checkpoint_sha256": meta.get("checkpoint_sha256", "")}
     write_masks(args.out, general, masks, metadata)
     share = np.mean([g.mean() for g in general.values()])

@@ -246,6 +246,11 @@ def site_side(name: str) -> str:
     return name.split(".", 1)[0]
 
 
+def site_kind(name: str) -> str:
+    """'self_attn', 'cross_attn' or 'ffn': the module a site belongs to."""
+    return name.split(".")[-2]
+
+
 def site_tokens(name: str) -> str:
     """'source' or 'target': whose token positions a site's outputs are computed at. Cross-attention
     keys and values are decoder sites, but computed from the encoder output at source positions."""

@@ -43,8 +43,9 @@ def translate_data(model: Transformer, data: ParallelData, p: int, vocab: Vocabu
 
 
 def translate_split(checkpoint: str, data_dir: str, split: str, pair: str, out: str, decode: dict,
-                    detruecase: bool = False, threads: int = 1) -> None:
-    """Entry point of the translate rule: one pair and split, hypotheses in input order."""
+                    detruecase: bool = False, masks: str | None = None, threads: int = 1) -> None:
+    """Entry point of the translate rule: one pair and split, hypotheses in input order; with
+    ``masks`` (a Method system) the pair's neuron mask is applied."""
     from pathlib import Path
 
     from .checkpoint import load_model
@@ -58,6 +59,11 @@ def translate_split(checkpoint: str, data_dir: str, split: str, pair: str, out: 
     model.to(device)
     data = ParallelData(data_dir, split, [pair], vocab, model.cfg.max_positions, with_target=False)
     opts = {k: decode[k] for k in ("beam", "lenpen", "max_len_a", "max_len_b", "max_tokens")}
-    hyps = translate_data(model, data, 0, vocab, device, detruecase=detruecase, progress=True, **opts)
+    masks_for = None
+    if masks is not None:
+        from .masking import MaskTable, load_masks
+
+        masks_for = MaskTable(load_masks(masks, [pair])[1], [pair], device)
+    hyps = translate_data(model, data, 0, vocab, device, detruecase=detruecase, progress=True, masks_for=masks_for, **opts)
     write_lines(out, hyps)
     log.info("%s %s: %d sentences translated with %s", pair, split, len(hyps), checkpoint)

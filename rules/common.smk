@@ -7,6 +7,7 @@ sys.path.insert(0, workflow.basedir)  # the package, even where Snakemake runs o
 from neuralloc.config import ConfigError, experiment_dir, validate
 from neuralloc.corpora import SIDES, SPLITS, download_plan
 from neuralloc.languages import Pair, languages_of
+from neuralloc.systems import SYSTEM_PATTERN, expand_systems, parse_method_system
 
 
 # config.yaml is the embedded default; a --configfile replaces it rather than being merged
@@ -30,6 +31,7 @@ LANGS = languages_of(PAIRS)
 TARGET_LANGS = sorted({Pair.parse(p).tgt for p in PAIRS})
 PLAN = download_plan(config)
 PRE = config["preprocess"]
+SYSTEMS = expand_systems(config["systems"], config["method"])
 
 
 wildcard_constraints:
@@ -37,7 +39,11 @@ wildcard_constraints:
     split="|".join(SPLITS),
     lang="|".join(LANGS),
     file="|".join(map(re.escape, PLAN)),
-    system="|".join(config["systems"]),
+    system=SYSTEM_PATTERN,
+    imp="te|av",
+    rho=r"[0-9.]+",
+    k=r"[0-9.]+",
+    variant="pair|source|target|separate",
 
 
 # ---- helpers (named functions, no lambdas in rules) -------------------------------------------
@@ -139,14 +145,20 @@ def individual_pairs(wildcards):
     return [wildcards.pair] if "pair" in wildcards.keys() else PAIRS
 
 
-def system_checkpoint(wildcards):
+def translate_inputs(wildcards):
+    """The system's checkpoint (per pair for Individual) and, for a Method system, its masks."""
     if wildcards.system == "individual":
-        return f"{EXP}/models/individual/{wildcards.pair}/checkpoint_best.pt"
-    return f"{EXP}/models/{wildcards.system}/checkpoint_best.pt"
+        out = {"checkpoint": f"{EXP}/models/individual/{wildcards.pair}/checkpoint_best.pt"}
+    else:
+        out = {"checkpoint": f"{EXP}/models/{wildcards.system}/checkpoint_best.pt"}
+    method = parse_method_system(wildcards.system)
+    if method:
+        out["masks"] = f"{EXP}/masks/{method['imp']}/r{method['rho']}-k{method['k']}-{method['variant']}.safetensors"
+    return out
 
 
 def score_targets():
-    return expand(f"{EXP}/scores/{{system}}.{{split}}.csv", system=config["systems"], split=config["decode"]["splits"])
+    return expand(f"{EXP}/scores/{{system}}.{{split}}.csv", system=SYSTEMS, split=config["decode"]["splits"])
 
 
 def all_targets():

@@ -3,7 +3,7 @@
 
 rule translate:
     input:
-        checkpoint=system_checkpoint,
+        unpack(translate_inputs),
         vocab=f"{EXP}/data/dict.txt",
         src=f"{EXP}/data/{{split}}.{{pair}}.src.tokens.npy",
         offsets=f"{EXP}/data/{{split}}.{{pair}}.src.offsets.npy",

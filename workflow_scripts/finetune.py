@@ -1,0 +1,11 @@
+# Snakemake `script:` entry point of rule finetune.
+import _repo_path  # noqa: F401  (neuralloc importable under --sdm conda)
+from pathlib import Path
+
+from neuralloc.finetune import run_finetune
+from neuralloc.logs import setup_logging
+
+setup_logging(snakemake.log[0])
+p = snakemake.params
+run_finetune(p.model, p.train, p.finetune, p.data_dir, p.raw_dir, p.pairs,
+             str(Path(snakemake.output.checkpoint).parent), snakemake.input.init, snakemake.input.masks, snakemake.threads)
