@@ -52,7 +52,7 @@ class MaskTable:
         return float(self.table.mean())
 
 
-def erase(general: dict[str, np.ndarray], masks: dict[str, dict[str, np.ndarray]], fraction: float, seed: int,
+def erase_neurons(general: dict[str, np.ndarray], masks: dict[str, dict[str, np.ndarray]], fraction: float, seed: int,
           pair: str | None = None) -> dict[str, dict[str, np.ndarray]]:
     """Masks with a random ``fraction`` of neurons zeroed in every pair, per site: of the general
     neurons (``pair`` None), or of ``pair``'s specific neurons. The erased neurons are removed

@@ -11,7 +11,11 @@ import re
 
 IMPORTANCE = ("te", "av")
 VARIANTS = ("pair", "source", "target", "separate")
-METHOD_RE = re.compile(r"method-(?P<imp>te|av)-r(?P<rho>[0-9.]+)-k(?P<k>[0-9.]+)-(?P<variant>pair|source|target|separate)")
+METHOD_RE = re.compile(
+    r"method-(?P<imp>te|av)-r(?P<rho>[0-9.]+)-k(?P<k>[0-9.]+)-(?P<variant>pair|source|target|separate)"
+    # Erasure (Figure 5): the Method system translating with some neurons zeroed.
+    r"(?:\.erase-(?P<erase>general|[a-z]{2,3}-[a-z]{2,3})-f(?P<fraction>[0-9.]+)-s(?P<seed>[0-9]+))?"
+)
 # The same without named groups, for Snakemake's wildcard constraints.
 SYSTEM_PATTERN = r"individual|multilingual|" + re.sub(r"\(\?P<\w+>", "(", METHOD_RE.pattern)
 
@@ -26,8 +30,21 @@ def method_system(imp: str, rho: float, k: float, variant: str) -> str:
 
 
 def parse_method_system(name: str) -> dict | None:
+    """imp, rho, k, variant of a Method system (and erase, fraction, seed for an erasure run)."""
     m = METHOD_RE.fullmatch(name)
-    return m.groupdict() if m else None
+    if not m:
+        return None
+    return {k: v for k, v in m.groupdict().items() if v is not None}
+
+
+def erasure_system(method: str, erase: str, fraction: float, seed: int) -> str:
+    """``erase`` is "general" or the pair whose specific neurons are zeroed."""
+    return f"{method}.erase-{erase}-f{number(fraction)}-s{seed}"
+
+
+def base_system(name: str) -> str:
+    """The trained system behind a name (an erasure run's Method system)."""
+    return name.split(".erase-")[0]
 
 
 def expand_systems(systems: list[str], method: dict) -> list[str]:

@@ -43,9 +43,11 @@ def translate_data(model: Transformer, data: ParallelData, p: int, vocab: Vocabu
 
 
 def translate_split(checkpoint: str, data_dir: str, split: str, pair: str, out: str, decode: dict,
-                    detruecase: bool = False, masks: str | None = None, threads: int = 1) -> None:
+                    detruecase: bool = False, masks: str | None = None, erase: dict | None = None,
+                    threads: int = 1) -> None:
     """Entry point of the translate rule: one pair and split, hypotheses in input order; with
-    ``masks`` (a Method system) the pair's neuron mask is applied."""
+    ``masks`` (a Method system) the pair's neuron mask is applied, after zeroing the neurons that
+    ``erase`` ({"erase": "general" or a pair, "fraction", "seed"}) picks."""
     from pathlib import Path
 
     from .checkpoint import load_model
@@ -61,9 +63,21 @@ def translate_split(checkpoint: str, data_dir: str, split: str, pair: str, out: 
     opts = {k: decode[k] for k in ("beam", "lenpen", "max_len_a", "max_len_b", "max_tokens")}
     masks_for = None
     if masks is not None:
-        from .masking import MaskTable, load_masks
+        from .masking import MaskTable, erase_neurons, load_masks
 
-        masks_for = MaskTable(load_masks(masks, [pair])[1], [pair], device)
+        general, pair_masks, meta = load_masks(masks, meta_pairs(masks))
+        if erase:
+            which = None if erase["erase"] == "general" else erase["erase"]
+            pair_masks = erase_neurons(general, pair_masks, float(erase["fraction"]), int(erase["seed"]), which)
+        masks_for = MaskTable(pair_masks, [pair], device)
     hyps = translate_data(model, data, 0, vocab, device, detruecase=detruecase, progress=True, masks_for=masks_for, **opts)
     write_lines(out, hyps)
     log.info("%s %s: %d sentences translated with %s", pair, split, len(hyps), checkpoint)
+
+
+def meta_pairs(masks: str) -> list[str]:
+    """The pairs a masks file was allocated for."""
+    from safetensors import safe_open
+
+    with safe_open(str(masks), framework="pt") as f:
+        return (f.metadata() or {}).get("pairs", "").split(",")

@@ -7,7 +7,7 @@ sys.path.insert(0, workflow.basedir)  # the package, even where Snakemake runs o
 from neuralloc.config import ConfigError, experiment_dir, validate
 from neuralloc.corpora import SIDES, SPLITS, download_plan
 from neuralloc.languages import Pair, languages_of
-from neuralloc.systems import SYSTEM_PATTERN, expand_systems, parse_method_system
+from neuralloc.systems import SYSTEM_PATTERN, base_system, erasure_system, expand_systems, parse_method_system
 
 
 # config.yaml is the embedded default; a --configfile replaces it rather than being merged
@@ -150,15 +150,38 @@ def translate_inputs(wildcards):
     if wildcards.system == "individual":
         out = {"checkpoint": f"{EXP}/models/individual/{wildcards.pair}/checkpoint_best.pt"}
     else:
-        out = {"checkpoint": f"{EXP}/models/{wildcards.system}/checkpoint_best.pt"}
+        out = {"checkpoint": f"{EXP}/models/{base_system(wildcards.system)}/checkpoint_best.pt"}
     method = parse_method_system(wildcards.system)
     if method:
         out["masks"] = f"{EXP}/masks/{method['imp']}/r{method['rho']}-k{method['k']}-{method['variant']}.safetensors"
     return out
 
 
+def erasure_params(wildcards):
+    """For an erasure run: which neurons to zero; None for every other system."""
+    method = parse_method_system(wildcards.system)
+    if not method or "erase" not in method:
+        return None
+    return {k: method[k] for k in ("erase", "fraction", "seed")}
+
+
+def erasure_systems():
+    """Figure 5: 20% of the general neurons, and 50% of each configured pair's specific neurons."""
+    er = config["erasure"]
+    if not er["enabled"]:
+        return []
+    method = expand_systems([er["system"]], config["method"])[0]
+    out = []
+    for seed in er["seeds"]:
+        out.append(erasure_system(method, "general", er["general_fraction"], seed))
+        for pair in er["pairs"] or PAIRS:
+            out.append(erasure_system(method, pair, er["specific_fraction"], seed))
+    return out
+
+
 def score_targets():
-    return expand(f"{EXP}/scores/{{system}}.{{split}}.csv", system=SYSTEMS, split=config["decode"]["splits"])
+    systems = SYSTEMS + erasure_systems()
+    return expand(f"{EXP}/scores/{{system}}.{{split}}.csv", system=systems, split=config["decode"]["splits"])
 
 
 def all_targets():

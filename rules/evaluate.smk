@@ -13,6 +13,7 @@ rule translate:
         data_dir=f"{EXP}/data",
         decode=config["decode"],
         detruecase=PRE["truecase"],
+        erase=erasure_params,
     log:
         f"{EXP}/logs/translate/{{system}}/{{split}}.{{pair}}.log",
     benchmark:

@@ -26,7 +26,9 @@ def test_defaults_are_filled_at_every_depth():
     assert cfg["results_dir"] == "results"
     assert cfg["corpus"]["bible"]["dev_size"] == 1000 and cfg["corpus"]["bible"]["test_size"] == 1500
     assert cfg["download"]["bible"]["sha256"].startswith("d65a3416")
-    assert cfg["method"] == {"rho": 0.9, "k": 0.7}
+    assert cfg["method"]["rho"] == 0.9 and cfg["method"]["k"] == 0.7 and cfg["method"]["variant"] == "pair"
+    assert cfg["model"]["d_model"] == 512 and cfg["model"]["pre_norm"] is False  # transformer base
+    assert cfg["finetune"]["lr"] == 1e-4 and cfg["decode"]["beam"] == 4 and cfg["decode"]["lenpen"] == 0.6
     assert cfg["bpe"]["merges"] == 40000
 
 
@@ -51,6 +53,8 @@ def test_every_shipped_config_is_valid(configfile):
         (_with(corpus={"name": "iwslt17"}, pairs=["it-en", "fr-en"]), "pairs[1]", "allowed: de, en, it, nl, ro"),
         (_with(corpus={"name": "europarl"}, pairs=["de-fr"]), "pairs[0]", "only bitexts with English"),
         (_with(corpus__bible={"dev_size": 0}), "corpus.bible.dev_size", "in [1, inf]"),
+        (_with(model={"d_model": 100, "heads": 8}), "model.heads", "a divisor of d_model"),
+        (_with(systems=["multilingual", "fancy"]), "systems[1]", "'individual', 'multilingual'"),
     ],
 )
 def test_bad_config_names_key_and_allowed_values(cfg, key, allowed):

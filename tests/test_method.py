@@ -13,7 +13,7 @@ from toy import make_toy_experiment
 from neuralloc.allocate import allocate, allocate_site, read_importance
 from neuralloc.data import ParallelData
 from neuralloc.importance import importance, save_importance
-from neuralloc.masking import MaskTable, erase, load_masks
+from neuralloc.masking import MaskTable, erase_neurons, load_masks
 from neuralloc.model import ModelConfig, SiteLinear, Transformer
 from neuralloc.train import Trainer, TrainConfig, label_smoothed_loss
 from neuralloc.vocab import Vocabulary
@@ -148,11 +148,11 @@ def test_erasure():
     general = {"s": np.array([1, 1, 1, 1, 1, 0, 0, 0, 0, 0], dtype=bool)}
     masks = {"a": {"s": np.array([1, 1, 1, 1, 1, 1, 1, 0, 0, 0], dtype=bool)},
              "b": {"s": np.array([1, 1, 1, 1, 1, 0, 1, 1, 1, 1], dtype=bool)}}
-    e = erase(general, masks, 0.4, seed=0)
+    e = erase_neurons(general, masks, 0.4, seed=0)
     lost = masks["a"]["s"] & ~e["a"]["s"]
     assert lost.sum() == 2 and (lost <= general["s"]).all()
     assert (e["b"]["s"] == (masks["b"]["s"] & ~lost)).all()
-    e = erase(general, masks, 0.5, seed=0, pair="a")  # a's specific: neurons 5, 6 -> one erased
+    e = erase_neurons(general, masks, 0.5, seed=0, pair="a")  # a's specific: neurons 5, 6 -> one erased
     lost = masks["a"]["s"] & ~e["a"]["s"]
     assert lost.sum() == 1 and lost[5:7].sum() == 1
 

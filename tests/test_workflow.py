@@ -1,6 +1,7 @@
 """The Snakemake workflow itself: lint, dry runs of every shipped config, and real runs of the
 data stages on hand-made corpora served from 127.0.0.1."""
 
+import csv
 import json
 import subprocess
 import sys
@@ -50,9 +51,19 @@ def test_bad_config_stops_before_any_job(tmp_path):
 
 
 @pytest.mark.slow
-def test_data_stages_end_to_end(tmp_path):
+def test_whole_workflow_end_to_end(tmp_path):
     run_snakemake(tmp_path, _config(tmp_path))
     exp = tmp_path / "results" / "tests"
+    # Every system is scored on every pair, against the raw references, with a signature.
+    systems = ["individual", "multilingual", "method-te-r0.9-k0.7-pair", "method-av-r0.9-k0.7-pair"]
+    for system in systems:
+        rows = list(csv.DictReader(open(exp / f"scores/{system}.test.csv")))
+        assert [r["pair"] for r in rows] == ["it-en", "en-it", "ro-en", "en-ro"]
+        assert all(0 <= float(r["bleu"]) <= 100 and "tok:13a" in r["bleu_signature"] for r in rows)
+    assert len(read_lines(exp / "translations/method-te-r0.9-k0.7-pair/test.it-en.txt")) == 40
+    counts = list(csv.DictReader(open(exp / "masks/te/r0.9-k0.7-pair.counts.csv")))
+    assert {r["pair"] for r in counts} == {"it-en", "en-it", "ro-en", "en-ro"}
+    assert all(int(r["general"]) == int(0.9 * int(r["width"]) + 1e-9) for r in counts)
     vocab = Vocabulary.load(exp / "data/dict.txt")
     assert vocab.tokens[4:7] == ["<2en>", "<2it>", "<2ro>"]
     # The encoded test set decodes back to the raw text (BPE and tokenization are reversible).

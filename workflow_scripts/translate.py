@@ -6,4 +6,4 @@ from neuralloc.translate import translate_split
 setup_logging(snakemake.log[0])
 w, p = snakemake.wildcards, snakemake.params
 translate_split(snakemake.input.checkpoint, p.data_dir, w.split, w.pair, snakemake.output[0], p.decode,
-                p.detruecase, snakemake.input.get("masks"), snakemake.threads)
+                p.detruecase, snakemake.input.get("masks"), p.erase, snakemake.threads)
