@@ -10,7 +10,6 @@ rule translate:
     output:
         f"{EXP}/translations/{{system}}/{{split}}.{{pair}}.txt",
     params:
-        data_dir=f"{EXP}/data",
         decode=config["decode"],
         detruecase=PRE["truecase"],
         erase=erasure_params,

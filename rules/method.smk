@@ -12,7 +12,6 @@ rule importance:
     output:
         f"{EXP}/importance/{{imp}}/{{pair}}.safetensors",
     params:
-        data_dir=f"{EXP}/data",
         label_smoothing=config["train"]["label_smoothing"],
         token_cap=config["method"]["importance_tokens"],
     log:
@@ -37,7 +36,6 @@ rule allocate:
         counts_csv=f"{EXP}/masks/{{imp}}/r{{rho}}-k{{k}}-{{variant}}.counts.csv",
         counts_json=f"{EXP}/masks/{{imp}}/r{{rho}}-k{{k}}-{{variant}}.counts.json",
     params:
-        importance_dir=f"{EXP}/importance/{{imp}}",
         pairs=",".join(PAIRS),
         site_kinds=",".join(config["method"]["site_kinds"]),
     log:
@@ -65,8 +63,6 @@ rule finetune:
         train=config["train"],
         finetune=config["finetune"],
         pairs=PAIRS,
-        data_dir=f"{EXP}/data",
-        raw_dir=f"{EXP}/raw",
     log:
         f"{EXP}/logs/finetune/{{imp}}-r{{rho}}-k{{k}}-{{variant}}.log",
     benchmark:

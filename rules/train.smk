@@ -10,8 +10,6 @@ rule pretrain:
         model=config["model"],
         train=config["train"],
         pairs=PAIRS,
-        data_dir=f"{EXP}/data",
-        raw_dir=f"{EXP}/raw",
     log:
         f"{EXP}/logs/pretrain.log",
     benchmark:
@@ -35,8 +33,6 @@ rule train_individual:
         model=config["model"],
         train=config["train"],
         pairs=individual_pairs,
-        data_dir=f"{EXP}/data",
-        raw_dir=f"{EXP}/raw",
     log:
         f"{EXP}/logs/train_individual/{{pair}}.log",
     benchmark:

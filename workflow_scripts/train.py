@@ -7,5 +7,6 @@ from neuralloc.train import run_training
 
 setup_logging(snakemake.log[0])
 p = snakemake.params
-run_training(p.model, p.train, p.data_dir, p.raw_dir, p.pairs, str(Path(snakemake.output.checkpoint).parent),
+i = snakemake.input
+run_training(p.model, p.train, str(Path(i.vocab).parent), str(Path(i.dev_refs[0]).parent), p.pairs, str(Path(snakemake.output.checkpoint).parent),
              snakemake.threads)
