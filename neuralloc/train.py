@@ -184,6 +184,10 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.update, self.epoch, self.batch_in_epoch = state["update"], state["epoch"], state["batch_in_epoch"]
         self.best = state["best"]
+        if not (self.out_dir / "checkpoint_best.pt").exists():
+            # Snakemake removes the outputs of a job it reruns: the best weights are gone, so the
+            # best score must go too, or no new checkpoint_best.pt would ever be written.
+            self.best = None
         self.log_rows = state.get("log_rows", [])
         torch.set_rng_state(state["rng_cpu"])
         if state["rng_cuda"] and torch.cuda.is_available():

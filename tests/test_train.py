@@ -138,3 +138,19 @@ def test_checkpoint_errors(tmp_path):
         load_checkpoint(tmp_path / "missing.pt")
     avg = average_checkpoints([good, good])
     assert all(torch.equal(avg["model"][k], v) for k, v in load_checkpoint(good)["model"].items())
+
+
+@pytest.mark.slow
+def test_rerun_after_outputs_were_removed_writes_a_best_checkpoint(tmp_path):
+    """Snakemake deletes checkpoint_best.pt before rerunning a finished job; checkpoint_last.pt
+    stays, so the rerun resumes at the end and must still produce checkpoint_best.pt."""
+    root = make_toy_experiment(tmp_path / "toy", n_train=30)
+    cfg = TrainConfig(max_tokens=200, warmup_updates=2, max_updates=3, valid_bleu_sentences=0)
+    Trainer(small_model(), cfg, root / "data", root / "raw", ["en-it"], tmp_path / "m").train()
+    (tmp_path / "m/checkpoint_best.pt").unlink()
+    (tmp_path / "m/train_log.csv").unlink()
+    t = Trainer(small_model(), cfg, root / "data", root / "raw", ["en-it"], tmp_path / "m")
+    assert t.update == 3
+    t.train()
+    assert (tmp_path / "m/checkpoint_best.pt").exists()
+    assert "train" in (tmp_path / "m/train_log.csv").read_text()  # history restored from the checkpoint
