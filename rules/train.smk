@@ -31,7 +31,7 @@ rule train_individual:
         checkpoint=f"{EXP}/models/individual/{{pair}}/checkpoint_best.pt",
     params:
         model=config["model"],
-        train=config["train"],
+        train={**config["train"], **config["individual"]},
         pairs=individual_pairs,
     log:
         f"{EXP}/logs/train_individual/{{pair}}.log",
