@@ -1,4 +1,4 @@
-"""Checkpoints: written atomically, loaded without unpickling arbitrary objects.
+"""Checkpoints: written atomically, loaded without unpickling arbitrary objects, averaged.
 
 A checkpoint is a dict of tensors and plain Python values (model and optimizer state, update
 counter, RNG states, data position, the model config), saved with ``torch.save`` and loaded
@@ -68,3 +68,22 @@ def average_checkpoints(paths: list[str | Path]) -> dict:
     out["averaged_from"] = [str(p) for p in paths]
     return out
 
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m neuralloc.checkpoint --out avg.pt a.pt b.pt ...``: average checkpoints."""
+    import argparse
+    import sys
+
+    p = argparse.ArgumentParser(description="Average the parameters of checkpoints (e.g. checkpoint{N}.pt kept by train.keep_last).")
+    p.add_argument("checkpoints", nargs="+")
+    p.add_argument("--out", required=True)
+    args = p.parse_args(argv)
+    try:
+        save_checkpoint(average_checkpoints(args.checkpoints), args.out)
+    except CheckpointError as e:
+        sys.exit(f"error: {e}")
+
+
+if __name__ == "__main__":
+    main()

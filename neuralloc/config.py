@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any
-
 import jsonschema
 import yaml
 
@@ -157,10 +155,3 @@ def bible_editions(config: dict) -> dict[str, str]:
 def experiment_dir(config: dict) -> str:
     return f"{config['results_dir']}/{config['experiment']}"
 
-
-def get(config: dict, dotted: str) -> Any:
-    """``get(cfg, "bpe.merges")``: a config value by its dotted key."""
-    value: Any = config
-    for part in dotted.split("."):
-        value = value[part]
-    return value

@@ -114,7 +114,10 @@ def epoch_batches(data: ParallelData, max_tokens: int, seed: int, epoch: int, mi
     """The batches of one epoch as lists of (pair, index); a pure function of (seed, epoch).
 
     Each bucket length L holds max_tokens // L rows. With ``mixed`` a batch draws from every
-    pair; otherwise each batch holds one pair. Batch order is shuffled.
+    pair, in shuffled order. Otherwise each batch holds one pair and the pairs take turns
+    (round robin over each pair's shuffled batches), so accumulating one micro-batch per pair
+    (``update_freq`` = number of pairs) gives every update every pair, as fairseq's multilingual
+    task did.
     """
     rng = np.random.default_rng([seed, epoch])
     counts = [len(s) for s in data.src]
@@ -138,7 +141,11 @@ def epoch_batches(data: ParallelData, max_tokens: int, seed: int, epoch: int, mi
         rows = max(1, max_tokens // key[0])
         for start in range(0, len(items), rows):
             batches.append([items[j] for j in order[start:start + rows]])
-    return [batches[j] for j in rng.permutation(len(batches))]
+    batches = [batches[j] for j in rng.permutation(len(batches))]
+    if mixed:
+        return batches
+    per_pair = [[b for b in batches if b[0][0] == p] for p in range(len(counts))]
+    return [q[i] for i in range(max(map(len, per_pair))) for q in per_pair if i < len(q)]
 
 
 def inference_batches(data: ParallelData, p: int, max_tokens: int) -> list[list[tuple[int, int]]]:

@@ -50,6 +50,11 @@ def test_epoch_batches_cover_every_example_once_in_few_shapes(tmp_path):
     assert batches != epoch_batches(data, 200, seed=1, epoch=1)
     single = epoch_batches(data, 200, seed=1, epoch=0, mixed=False)
     assert all(len({p for p, _ in b}) == 1 for b in single)
+    assert sorted(it for b in single for it in b) == sorted(items)
+    # pairs take turns, so micro-batches accumulated two at a time cover both pairs
+    turns = [b[0][0] for b in single]
+    n = min(turns.count(0), turns.count(1))
+    assert all({turns[2 * i], turns[2 * i + 1]} == {0, 1} for i in range(n))
 
 
 def test_temperature_sampling_flattens_pair_shares():
@@ -138,6 +143,11 @@ def test_checkpoint_errors(tmp_path):
         load_checkpoint(tmp_path / "missing.pt")
     avg = average_checkpoints([good, good])
     assert all(torch.equal(avg["model"][k], v) for k, v in load_checkpoint(good)["model"].items())
+    from neuralloc.checkpoint import main as average_cli
+    last = tmp_path / "m/checkpoint_last.pt"
+    average_cli([str(good), str(last), "--out", str(tmp_path / "avg.pt")])
+    a, b, m = (load_checkpoint(p)["model"] for p in (good, last, tmp_path / "avg.pt"))
+    assert all(torch.allclose(m[k], (a[k].float() + b[k].float()) / 2) for k in m)
 
 
 @pytest.mark.slow
