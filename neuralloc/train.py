@@ -92,7 +92,11 @@ def pick_device(name: str) -> torch.device:
 
 def _fingerprint(model_cfg: ModelConfig, cfg: TrainConfig, pairs: list[str], vocab_path: Path, extra: str) -> str:
     """What a resumable run must share with the checkpoint it resumes (max_updates may grow)."""
-    train = {k: v for k, v in asdict(cfg).items() if k not in ("max_updates", "max_epochs", "device", "log_interval")}
+    # Keys that do not change the training trajectory may differ (validation runs in eval mode and
+    # draws no random numbers), so a longer run or more frequent validation resumes.
+    free = ("max_updates", "max_epochs", "device", "log_interval", "validate_interval", "valid_bleu_sentences",
+            "best_by", "keep_last")
+    train = {k: v for k, v in asdict(cfg).items() if k not in free}
     blob = json.dumps([model_cfg.to_dict(), train, pairs, vocab_path.read_text(encoding="utf-8"), extra], sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 

@@ -17,7 +17,7 @@ rule translate:
         f"{EXP}/logs/translate/{{system}}/{{split}}.{{pair}}.log",
     benchmark:
         f"{EXP}/benchmarks/translate/{{system}}/{{split}}.{{pair}}.tsv"
-    threads: 2
+    threads: 1  # small jobs: on a CPU two at a time beat one with two threads
     resources:
         gpu=1,
         mem_mb=8000,

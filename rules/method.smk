@@ -18,7 +18,7 @@ rule importance:
         f"{EXP}/logs/importance/{{imp}}/{{pair}}.log",
     benchmark:
         f"{EXP}/benchmarks/importance/{{imp}}/{{pair}}.tsv"
-    threads: 2
+    threads: 1  # small jobs: on a CPU two at a time beat one with two threads
     resources:
         gpu=1,
         mem_mb=8000,
