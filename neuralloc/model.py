@@ -12,7 +12,7 @@ site's output (with its gradient) for importance: no hooks, no string-keyed glob
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
@@ -51,15 +51,11 @@ class SiteContext:
     record: dict[str, Tensor] | None = None
 
     def expand(self, repeats: int) -> "SiteContext":
-        """The same masks for a batch whose rows are repeated ``repeats`` times (beam search)."""
+        """The same masks for a batch whose rows are repeated ``repeats`` times (beam search; beams
+        are only ever reordered within their sentence, so the rows stay right)."""
         if not self.masks or repeats == 1:
             return self
         return SiteContext({k: m.repeat_interleave(repeats, dim=0) for k, m in self.masks.items()}, self.record)
-
-    def select(self, index: Tensor) -> "SiteContext":
-        if not self.masks:
-            return self
-        return SiteContext({k: m.index_select(0, index) for k, m in self.masks.items()}, self.record)
 
 
 NO_SITES = SiteContext()
