@@ -16,10 +16,11 @@ from pathlib import Path
 
 import torch
 
+from neuralloc.checkpoint import pick_device
 from neuralloc.data import ParallelData, bucket_of, epoch_batches
 from neuralloc.decoding import decode
 from neuralloc.model import ModelConfig, Transformer
-from neuralloc.train import TrainConfig, Trainer, label_smoothed_loss, pick_device
+from neuralloc.train import TrainConfig, Trainer, label_smoothed_loss
 from neuralloc.vocab import Vocabulary
 
 PRESETS = {
@@ -53,12 +54,12 @@ def main() -> None:
           f"torch {torch.__version__}, threads {torch.get_num_threads()}")
     print(f"model {args.preset}: {trainer.model.num_parameters():,} parameters, vocab {len(vocab)}, pairs {len(pairs)}")
     batches = epoch_batches(trainer.train_data, args.max_tokens, 1, 0)
-    shapes = {bucket_of(max(int(trainer.sizes[p][i]) for p, i in b)) for b in batches}
+    shapes = {bucket_of(max(int(trainer.train_data.sizes(p)[i]) for p, i in b)) for b in batches}
     # first pass: one batch of every shape (what a new process pays the first time it meets each)
     first = []
     seen = set()
     for b in batches:
-        L = bucket_of(max(int(trainer.sizes[p][i]) for p, i in b))
+        L = bucket_of(max(int(trainer.train_data.sizes(p)[i]) for p, i in b))
         if L not in seen:
             seen.add(L)
             first.append(b)

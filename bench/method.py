@@ -18,8 +18,8 @@ import torch
 from neuralloc.data import epoch_batches, inference_batches
 from neuralloc.importance import importance
 from neuralloc.masking import MaskTable
-from neuralloc.model import ModelConfig
-from neuralloc.train import Trainer, TrainConfig, pick_device
+from neuralloc.model import NO_SITES, ModelConfig
+from neuralloc.train import Trainer, TrainConfig
 
 from engine import PRESETS, sync
 
@@ -52,7 +52,7 @@ def main() -> None:
     timed_steps(trainer, batches[:5])  # warm-up
     plain, masked = [], []
     for _ in range(args.repeats):  # interleaved, so drift in machine load hits both alike
-        trainer.masks_for = lambda pair_ids: __import__("neuralloc.model").model.NO_SITES
+        trainer.masks_for = lambda pair_ids: NO_SITES
         plain.append(timed_steps(trainer, batches))
         trainer.masks_for = table
         masked.append(timed_steps(trainer, batches))

@@ -19,6 +19,12 @@ class CheckpointError(RuntimeError):
     pass
 
 
+def pick_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
 def save_checkpoint(state: dict, path: str | Path) -> None:
     with atomic_path(path) as tmp:
         torch.save(state, tmp)
@@ -50,6 +56,17 @@ def load_model(path: str | Path, vocab_size: int | None = None, map_location="cp
     model = Transformer(cfg)
     model.load_state_dict(state["model"])
     return model, state
+
+
+def load_for_inference(checkpoint: str | Path, data_dir: str | Path, threads: int = 1):
+    """(model in eval mode on the chosen device, vocabulary, device) for a rule's entry point."""
+    from .vocab import Vocabulary
+
+    torch.set_num_threads(max(1, threads))
+    device = pick_device()
+    vocab = Vocabulary.load(Path(data_dir) / "dict.txt")
+    model, _ = load_model(checkpoint, len(vocab), map_location=device)
+    return model.to(device).eval(), vocab, device
 
 
 def average_checkpoints(paths: list[str | Path]) -> dict:

@@ -57,16 +57,21 @@ class ParallelData:
                     raise ValueError(f"{split}.{name}: {len(src)} source but {len(tgt)} target sentences")
                 self.tgt.append([np.asarray(tgt[i][: max_positions - 1]) for i in range(len(tgt))])
 
+        self._sizes = [self._compute_sizes(p) for p in range(len(self.pairs))]
+
     def __len__(self) -> int:
         return sum(len(s) for s in self.src)
 
-    def sizes(self, p: int) -> np.ndarray:
-        """Length that decides the bucket: the longer of source and decoder input."""
+    def _compute_sizes(self, p: int) -> np.ndarray:
         s = np.fromiter((len(x) for x in self.src[p]), dtype=np.int64)
         if not self.tgt:
             return s
         t = np.fromiter((len(y) + 1 for y in self.tgt[p]), dtype=np.int64)
         return np.maximum(s, t)
+
+    def sizes(self, p: int) -> np.ndarray:
+        """Length that decides the bucket: the longer of source and decoder input."""
+        return self._sizes[p]
 
     def collate(self, items: list[tuple[int, int]], length: int | None = None) -> Batch:
         """Pad the examples ``(pair, index)`` to ``length`` (or their own maximum)."""
@@ -92,11 +97,12 @@ class ParallelData:
         return Batch(src, prev, target, pair, index)
 
 
-def bucket_of(size: int, buckets=DEFAULT_BUCKETS) -> int:
-    for b in buckets:
-        if size <= b:
-            return b
-    raise ValueError(f"an example of {size} tokens is longer than the largest bucket {buckets[-1]}")
+def bucket_of(size, buckets=DEFAULT_BUCKETS):
+    """The smallest bucket length that holds ``size`` (an int or an array of them)."""
+    idx = np.searchsorted(buckets, size, side="left")
+    if np.any(idx >= len(buckets)):
+        raise ValueError(f"an example of {np.max(size)} tokens is longer than the largest bucket {buckets[-1]}")
+    return np.asarray(buckets)[idx] if np.ndim(idx) else int(buckets[idx])
 
 
 def pair_weights(counts: list[int], sampling: str, temperature: float) -> np.ndarray:
@@ -130,10 +136,9 @@ def epoch_batches(data: ParallelData, max_tokens: int, seed: int, epoch: int, mi
         if want > n:
             idx = np.concatenate([idx, rng.integers(0, n, want - n)])
         idx = idx[:want]
-        sizes = data.sizes(p)
-        for i in idx:
-            L = bucket_of(int(sizes[i]), buckets)
-            groups.setdefault((L,) if mixed else (L, p), []).append((p, int(i)))
+        lengths = bucket_of(data.sizes(p)[idx], buckets)
+        for i, L in zip(idx.tolist(), lengths.tolist()):
+            groups.setdefault((L,) if mixed else (L, p), []).append((p, i))
     batches = []
     for key in sorted(groups):
         items = groups[key]

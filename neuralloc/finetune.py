@@ -17,7 +17,8 @@ import torch
 from .fileio import sha256sum
 from .masking import MaskTable, load_masks
 from .model import ModelConfig
-from .train import Trainer, TrainConfig, pick_device
+from .checkpoint import pick_device
+from .train import Trainer, TrainConfig
 
 log = logging.getLogger(__name__)
 

@@ -77,16 +77,10 @@ def save_importance(path: str | Path, vectors: dict[str, torch.Tensor], metadata
 def run_importance(checkpoint: str, data_dir: str, pair: str, method: str, out: str, label_smoothing: float,
                    token_cap: int | None, threads: int = 1) -> None:
     """Entry point of the importance rule."""
-    from .checkpoint import load_model
+    from .checkpoint import load_for_inference
     from .fileio import sha256sum
-    from .train import pick_device
-    from .vocab import Vocabulary
 
-    torch.set_num_threads(max(1, threads))
-    device = pick_device("auto")
-    vocab = Vocabulary.load(Path(data_dir) / "dict.txt")
-    model, _ = load_model(checkpoint, len(vocab), map_location=device)
-    model.to(device)
+    model, vocab, device = load_for_inference(checkpoint, data_dir, threads)
     data = ParallelData(data_dir, "train", [pair], vocab, model.cfg.max_positions)
     vectors, counts = importance(model, data, 0, method, label_smoothing, token_cap=token_cap, device=device, progress=True)
     meta = {"pair": pair, "method": method, "source_tokens": counts["source"], "target_tokens": counts["target"],

@@ -16,12 +16,14 @@ from safetensors import safe_open
 from .model import SiteContext
 
 
-def load_masks(path: str | Path, pairs: list[str]) -> tuple[dict[str, np.ndarray], dict[str, dict[str, np.ndarray]], dict]:
-    """(site -> general mask, pair -> site -> mask, metadata) from an ``allocate`` output."""
+def load_masks(path: str | Path, pairs: list[str] | None = None):
+    """(site -> general mask, pair -> site -> mask, metadata) from an ``allocate`` output, for
+    ``pairs`` (default: every pair the file was allocated for)."""
     general: dict[str, np.ndarray] = {}
-    masks: dict[str, dict[str, np.ndarray]] = {p: {} for p in pairs}
     with safe_open(str(path), framework="pt") as f:
         meta = f.metadata() or {}
+        pairs = pairs if pairs is not None else meta.get("pairs", "").split(",")
+        masks: dict[str, dict[str, np.ndarray]] = {p: {} for p in pairs}
         for key in f.keys():
             owner, site = key.split("/", 1)
             if owner == "general":

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import load_checkpoint, pick_device, save_checkpoint
 from .data import Batch, ParallelData, bucket_of, epoch_batches
 from .fileio import atomic_open, read_lines
 from .model import NO_SITES, ModelConfig, SiteContext, Transformer
@@ -84,12 +84,6 @@ def label_smoothed_loss(logits: torch.Tensor, target: torch.Tensor, eps: float, 
     return loss, nll
 
 
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
 def _fingerprint(model_cfg: ModelConfig, cfg: TrainConfig, pairs: list[str], vocab_path: Path, extra: str) -> str:
     """What a resumable run must share with the checkpoint it resumes (max_updates may grow)."""
     # Keys that do not change the training trajectory may differ (validation runs in eval mode and
@@ -141,7 +135,6 @@ class Trainer:
         self.model_cfg = model_cfg
         self.train_data = ParallelData(data_dir, "train", pairs, self.vocab, model_cfg.max_positions)
         self.dev_data = ParallelData(data_dir, "dev", pairs, self.vocab, model_cfg.max_positions)
-        self.sizes = [self.train_data.sizes(p) for p in range(len(self.pairs))]
         torch.manual_seed(cfg.seed)
         self.model = Transformer(model_cfg).to(self.device)
         self.optimizer = torch.optim.Adam(
@@ -213,7 +206,7 @@ class Trainer:
     # ---- one update --------------------------------------------------------------------------
     def _collate(self, items) -> Batch:
         """Pad to the batch's bucket length, so the model sees only the bucket shapes."""
-        length = bucket_of(max(int(self.sizes[p][i]) for p, i in items))
+        length = bucket_of(max(int(self.train_data.sizes(p)[i]) for p, i in items))
         return self.train_data.collate(items, length).to(self.device)
 
     def step(self, micro_batches: list[list[tuple[int, int]]]) -> tuple[float, int]:

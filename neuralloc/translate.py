@@ -9,8 +9,11 @@ from typing import Callable
 import torch
 from tqdm import tqdm
 
+from .checkpoint import load_for_inference
 from .data import ParallelData, inference_batches
 from .decoding import decode
+from .fileio import write_lines
+from .masking import MaskTable, erase_neurons, load_masks
 from .model import NO_SITES, SiteContext, Transformer
 from .tokenization import postprocess
 from .vocab import Vocabulary
@@ -48,24 +51,12 @@ def translate_split(checkpoint: str, data_dir: str, split: str, pair: str, out: 
     """Entry point of the translate rule: one pair and split, hypotheses in input order; with
     ``masks`` (a Method system) the pair's neuron mask is applied, after zeroing the neurons that
     ``erase`` ({"erase": "general" or a pair, "fraction", "seed"}) picks."""
-    from pathlib import Path
-
-    from .checkpoint import load_model
-    from .fileio import write_lines
-    from .train import pick_device
-
-    torch.set_num_threads(max(1, threads))
-    device = pick_device("auto")
-    vocab = Vocabulary.load(Path(data_dir) / "dict.txt")
-    model, _ = load_model(checkpoint, len(vocab), map_location=device)
-    model.to(device)
+    model, vocab, device = load_for_inference(checkpoint, data_dir, threads)
     data = ParallelData(data_dir, split, [pair], vocab, model.cfg.max_positions, with_target=False)
     opts = {k: decode[k] for k in ("beam", "lenpen", "max_len_a", "max_len_b", "max_tokens")}
     masks_for = None
     if masks is not None:
-        from .masking import MaskTable, erase_neurons, load_masks
-
-        general, pair_masks, meta = load_masks(masks, meta_pairs(masks))
+        general, pair_masks, _ = load_masks(masks)
         if erase:
             which = None if erase["erase"] == "general" else erase["erase"]
             pair_masks = erase_neurons(general, pair_masks, float(erase["fraction"]), int(erase["seed"]), which)
@@ -73,11 +64,3 @@ def translate_split(checkpoint: str, data_dir: str, split: str, pair: str, out: 
     hyps = translate_data(model, data, 0, vocab, device, detruecase=detruecase, progress=True, masks_for=masks_for, **opts)
     write_lines(out, hyps)
     log.info("%s %s: %d sentences translated with %s", pair, split, len(hyps), checkpoint)
-
-
-def meta_pairs(masks: str) -> list[str]:
-    """The pairs a masks file was allocated for."""
-    from safetensors import safe_open
-
-    with safe_open(str(masks), framework="pt") as f:
-        return (f.metadata() or {}).get("pairs", "").split(",")
