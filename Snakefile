@@ -7,6 +7,9 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
+report: "report/workflow.rst"
+
+
 include: "rules/common.smk"
 include: "rules/download.smk"
 include: "rules/prepare.smk"
@@ -16,6 +19,8 @@ include: "rules/encode.smk"
 include: "rules/train.smk"
 include: "rules/method.smk"
 include: "rules/evaluate.smk"
+include: "rules/tables.smk"
+include: "rules/figures.smk"
 
 
 rule all:

@@ -52,9 +52,9 @@ def main() -> None:
     timed_steps(trainer, batches[:5])  # warm-up
     plain, masked = [], []
     for _ in range(args.repeats):  # interleaved, so drift in machine load hits both alike
-        trainer.masks_for = lambda pair_ids: NO_SITES
+        trainer.context_for = lambda pair_ids: NO_SITES
         plain.append(timed_steps(trainer, batches))
-        trainer.masks_for = table
+        trainer.context_for = table
         masked.append(timed_steps(trainer, batches))
     print(f"device {trainer.device}, model {args.preset} ({trainer.model.num_parameters():,} parameters), "
           f"{len(batches)} updates of {args.max_tokens} tokens, best of {args.repeats}")

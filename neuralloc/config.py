@@ -111,9 +111,11 @@ def check_semantics(config: dict) -> None:
     model = config.get("model", {})
     if model.get("d_model", 1) % model.get("heads", 1):
         problems.append(f"  model.heads: {model['heads']} does not divide model.d_model {model['d_model']} (allowed: a divisor of d_model)")
-    for i, name in enumerate(config.get("erasure", {}).get("pairs", [])):
-        if name not in config["pairs"]:
-            problems.append(f"  erasure.pairs[{i}]: {name!r} is not one of the experiment's pairs (allowed: {', '.join(config['pairs'])})")
+    for key, names in (("erasure.pairs", config.get("erasure", {}).get("pairs", [])),
+                       ("figures.importance_pairs", config.get("figures", {}).get("importance_pairs", []))):
+        for i, name in enumerate(names):
+            if name not in config["pairs"]:
+                problems.append(f"  {key}[{i}]: {name!r} is not one of the experiment's pairs (allowed: {', '.join(config['pairs'])})")
     if corpus == "europarl":
         for i, name in enumerate(config["pairs"]):
             pair = Pair.parse(name)

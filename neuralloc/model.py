@@ -7,12 +7,18 @@ its name, which is its module path (``encoder.layers.0.self_attn.q``,
 ``decoder.layers.5.cross_attn.v``, ``decoder.layers.2.ffn.fc1`` ...). A forward pass takes a
 ``SiteContext`` that can (a) multiply any site's output by a per-example mask and (b) keep each
 site's output (with its gradient) for importance: no hooks, no string-keyed globals.
+
+Two baselines route examples to their own parameters: +TS (Blackwood et al. 2018) keeps one set
+of attention parameters per target language, +Adapter (Bapna & Firat 2019) one bottleneck
+adapter per pair after every layer. ``ModelConfig.route_pairs`` names the pairs they are indexed
+by, and the SiteContext carries each example's route (see ``context_maker``).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -33,6 +39,16 @@ class ModelConfig:
     activation_dropout: float = 0.0
     pre_norm: bool = False  # fairseq's transformer base (the paper) is post-norm
     max_positions: int = 256
+    route_pairs: list[str] = field(default_factory=list)  # pairs the routed modules below are indexed by
+    target_specific_attention: bool = False  # +TS: every attention block has one parameter set per target language
+    adapter_dim: int = 0  # +Adapter: bottleneck width of the per-pair adapters after every layer; 0 = none
+
+    def __post_init__(self):
+        if (self.target_specific_attention or self.adapter_dim) and not self.route_pairs:
+            raise ValueError("target-specific attention and adapters need route_pairs")
+
+    def target_langs(self) -> list[str]:
+        return sorted({p.split("-")[1] for p in self.route_pairs})
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -49,25 +65,85 @@ class SiteContext:
 
     masks: dict[str, Tensor] | None = None
     record: dict[str, Tensor] | None = None
+    pair_route: Tensor | None = None  # (B,) index of each example's pair in ModelConfig.route_pairs
+    target_route: Tensor | None = None  # (B,) index of each example's target language in target_langs()
 
     def expand(self, repeats: int) -> "SiteContext":
-        """The same masks for a batch whose rows are repeated ``repeats`` times (beam search; beams
+        """The same context for a batch whose rows are repeated ``repeats`` times (beam search; beams
         are only ever reordered within their sentence, so the rows stay right)."""
-        if not self.masks or repeats == 1:
+        if repeats == 1:
             return self
-        return SiteContext({k: m.repeat_interleave(repeats, dim=0) for k, m in self.masks.items()}, self.record)
+
+        def rep(t):
+            return None if t is None else t.repeat_interleave(repeats, dim=0)
+
+        masks = {k: rep(m) for k, m in self.masks.items()} if self.masks else self.masks
+        return replace(self, masks=masks, pair_route=rep(self.pair_route), target_route=rep(self.target_route))
 
 
 NO_SITES = SiteContext()
 
 
+def context_maker(cfg: ModelConfig, pairs: list[str], masks_for: Callable[[Tensor], SiteContext] | None = None,
+                  device="cpu") -> Callable[[Tensor], SiteContext]:
+    """pair ids of a batch (indices into ``pairs``) -> the SiteContext for it: the method's masks
+    from ``masks_for``, and each example's route when the model has routed modules."""
+    routed = cfg.target_specific_attention or cfg.adapter_dim > 0
+    if routed:
+        missing = [p for p in pairs if p not in cfg.route_pairs]
+        if missing:
+            raise ValueError(f"the model has pair-routed modules for {cfg.route_pairs} only, not for {missing}")
+        targets = cfg.target_langs()
+        pair_route = torch.tensor([cfg.route_pairs.index(p) for p in pairs], device=device)
+        target_route = torch.tensor([targets.index(p.split("-")[1]) for p in pairs], device=device)
+
+    def make(pair_ids: Tensor) -> SiteContext:
+        ctx = masks_for(pair_ids) if masks_for else NO_SITES
+        if not routed:
+            return ctx
+        ids = pair_ids.to(pair_route.device)
+        return replace(ctx, pair_route=pair_route[ids], target_route=target_route[ids])
+
+    return make
+
+
+def routed(x: Tensor, groups: Tensor, fn: Callable[[int, Tensor], Tensor]) -> Tensor:
+    """``fn(g, rows)`` applied to the rows of ``x`` whose group is g, reassembled in row order."""
+    order = torch.argsort(groups, stable=True)
+    sorted_groups = groups[order]
+    parts, start = [], 0
+    for g, n in zip(*torch.unique_consecutive(sorted_groups, return_counts=True)):
+        rows = order[start:start + int(n)]
+        parts.append(fn(int(g), x.index_select(0, rows)))
+        start += int(n)
+    return torch.cat(parts).index_select(0, torch.argsort(order))
+
+
 class SiteLinear(nn.Linear):
-    """``nn.Linear`` whose output units are neurons of the site ``self.site``."""
+    """``nn.Linear`` whose output units are neurons of the site ``self.site``. With ``groups`` > 0
+    (+TS) it holds one weight and bias per target language and routes each example to its own."""
 
     site: str = ""
 
+    def __init__(self, in_features: int, out_features: int, groups: int = 0):
+        super().__init__(in_features, out_features)
+        self.groups = groups
+        if groups:
+            self.weight = nn.Parameter(torch.empty(groups, out_features, in_features))
+            self.bias = nn.Parameter(torch.zeros(groups, out_features))
+
+    def reset_parameters_xavier(self) -> None:
+        for w in self.weight.view(-1, self.out_features, self.in_features):
+            nn.init.xavier_uniform_(w)
+        nn.init.zeros_(self.bias)
+
     def forward(self, x: Tensor, ctx: SiteContext = NO_SITES) -> Tensor:
-        y = super().forward(x)
+        if self.groups:
+            if ctx.target_route is None:
+                raise ValueError(f"{self.site} is target-specific: the SiteContext needs target_route")
+            y = routed(x, ctx.target_route, lambda g, rows: F.linear(rows, self.weight[g], self.bias[g]))
+        else:
+            y = super().forward(x)
         if ctx.masks is not None and self.site in ctx.masks:
             y = y * ctx.masks[self.site].to(y.dtype).unsqueeze(1)  # (B, W) over (B, T, W)
         if ctx.record is not None:
@@ -78,12 +154,12 @@ class SiteLinear(nn.Linear):
 
 
 class Attention(nn.Module):
-    def __init__(self, d_model: int, heads: int, dropout: float):
+    def __init__(self, d_model: int, heads: int, dropout: float, groups: int = 0):
         super().__init__()
         if d_model % heads:
             raise ValueError(f"d_model {d_model} is not divisible by heads {heads}")
         self.heads, self.dropout = heads, dropout
-        self.q, self.k, self.v, self.out = (SiteLinear(d_model, d_model) for _ in range(4))
+        self.q, self.k, self.v, self.out = (SiteLinear(d_model, d_model, groups) for _ in range(4))
 
     def _split(self, x: Tensor) -> Tensor:  # (B, T, D) -> (B, H, T, D/H)
         b, t, d = x.shape
@@ -126,13 +202,45 @@ class FeedForward(nn.Module):
         return self.fc2(h, ctx)
 
 
+class Adapters(nn.Module):
+    """+Adapter: one residual bottleneck adapter per pair (LayerNorm -> d->r -> ReLU -> r->d),
+    routed by the example's pair. Not neuron sites: the method never sees them."""
+
+    def __init__(self, d_model: int, dim: int, pairs: int):
+        super().__init__()
+        self.norm_weight = nn.Parameter(torch.ones(pairs, d_model))
+        self.norm_bias = nn.Parameter(torch.zeros(pairs, d_model))
+        self.down_weight = nn.Parameter(torch.empty(pairs, dim, d_model))
+        self.down_bias = nn.Parameter(torch.zeros(pairs, dim))
+        self.up_weight = nn.Parameter(torch.zeros(pairs, d_model, dim))  # starts as the identity
+        self.up_bias = nn.Parameter(torch.zeros(pairs, d_model))
+        for w in self.down_weight:
+            nn.init.xavier_uniform_(w)
+
+    def _one(self, g: int, x: Tensor) -> Tensor:
+        h = F.layer_norm(x, x.shape[-1:], self.norm_weight[g], self.norm_bias[g])
+        h = F.relu(F.linear(h, self.down_weight[g], self.down_bias[g]))
+        return x + F.linear(h, self.up_weight[g], self.up_bias[g])
+
+    def forward(self, x: Tensor, ctx: SiteContext) -> Tensor:
+        if ctx.pair_route is None:
+            raise ValueError("the model has per-pair adapters: the SiteContext needs pair_route")
+        return routed(x, ctx.pair_route, self._one)
+
+
 class _Sublayers(nn.Module):
-    """Residual + layer norm around each sublayer, pre- or post-norm."""
+    """Residual + layer norm around each sublayer, pre- or post-norm, and the pair's adapter
+    after the layer when the model has adapters."""
 
     def __init__(self, cfg: ModelConfig, n: int):
         super().__init__()
         self.norms = nn.ModuleList(nn.LayerNorm(cfg.d_model) for _ in range(n))
         self.pre_norm, self.dropout = cfg.pre_norm, cfg.dropout
+        self.attn_groups = len(cfg.target_langs()) if cfg.target_specific_attention else 0
+        self.adapter = Adapters(cfg.d_model, cfg.adapter_dim, len(cfg.route_pairs)) if cfg.adapter_dim else None
+
+    def adapt(self, x: Tensor, ctx: SiteContext) -> Tensor:
+        return x if self.adapter is None else self.adapter(x, ctx)
 
     def residual(self, i: int, x: Tensor, fn) -> Tensor:
         if self.pre_norm:
@@ -143,25 +251,25 @@ class _Sublayers(nn.Module):
 class EncoderLayer(_Sublayers):
     def __init__(self, cfg: ModelConfig):
         super().__init__(cfg, 2)
-        self.self_attn = Attention(cfg.d_model, cfg.heads, cfg.attention_dropout)
+        self.self_attn = Attention(cfg.d_model, cfg.heads, cfg.attention_dropout, self.attn_groups)
         self.ffn = FeedForward(cfg.d_model, cfg.ffn_dim, cfg.activation_dropout)
 
     def forward(self, x: Tensor, src_mask: Tensor, ctx: SiteContext) -> Tensor:
         x = self.residual(0, x, lambda h: self.self_attn(h, None, src_mask, ctx))
-        return self.residual(1, x, lambda h: self.ffn(h, ctx))
+        return self.adapt(self.residual(1, x, lambda h: self.ffn(h, ctx)), ctx)
 
 
 class DecoderLayer(_Sublayers):
     def __init__(self, cfg: ModelConfig):
         super().__init__(cfg, 3)
-        self.self_attn = Attention(cfg.d_model, cfg.heads, cfg.attention_dropout)
-        self.cross_attn = Attention(cfg.d_model, cfg.heads, cfg.attention_dropout)
+        self.self_attn = Attention(cfg.d_model, cfg.heads, cfg.attention_dropout, self.attn_groups)
+        self.cross_attn = Attention(cfg.d_model, cfg.heads, cfg.attention_dropout, self.attn_groups)
         self.ffn = FeedForward(cfg.d_model, cfg.ffn_dim, cfg.activation_dropout)
 
     def forward(self, x, memory, memory_mask, ctx, cache=None):
         x = self.residual(0, x, lambda h: self.self_attn(h, None, None, ctx, causal=True, cache=cache, cache_key="self"))
         x = self.residual(1, x, lambda h: self.cross_attn(h, memory, memory_mask, ctx, cache=cache, cache_key="cross"))
-        return self.residual(2, x, lambda h: self.ffn(h, ctx))
+        return self.adapt(self.residual(2, x, lambda h: self.ffn(h, ctx)), ctx)
 
 
 def sinusoidal_positions(n: int, d: int) -> Tensor:
@@ -193,8 +301,7 @@ class Transformer(nn.Module):
         for name, module in self.named_modules():
             if isinstance(module, SiteLinear):
                 module.site = name
-                nn.init.xavier_uniform_(module.weight)
-                nn.init.zeros_(module.bias)
+                module.reset_parameters_xavier()
 
     # ---- the vocabulary of neuron sites ---------------------------------------------------
     def sites(self) -> dict[str, SiteLinear]:

@@ -1,8 +1,16 @@
 """Names of the systems the workflow builds, one vocabulary for rules, tables and figures.
 
-``individual`` and ``multilingual`` are the baselines; a Method system is the Multilingual model
-fine-tuned with the masks of one allocation, named after it: ``method-te-r0.9-k0.7-pair``. The
-config's shorthand ``method-te`` means the configured rho, k and variant.
+Baselines: ``individual`` (one bilingual model per pair), ``multilingual``, ``continued`` (the
+Multilingual model trained further on the fine-tuning schedule, without masks: a control the paper
+lacks), ``ts`` (+TS, target-specific attention) and ``adapter`` (+Adapter, per-pair adapters).
+A Method system is a pretrained model fine-tuned with the masks of one allocation, named after
+it: ``method-te-r0.9-k0.7-pair`` starts from the Multilingual model, ``expansion-te-...`` (+Expansion)
+from the same architecture with a wider FFN. The config's shorthands ``method-te``, ``method-av`` and
+``expansion`` mean the configured rho, k and variant.
+
+Each system is trained from one of the *architectures* in ``ARCHITECTURES`` (a ``models/{arch}``
+directory built by the pretrain rule); ``model_config_for`` says what each changes in the config's
+model section.
 """
 
 from __future__ import annotations
@@ -11,13 +19,18 @@ import re
 
 IMPORTANCE = ("te", "av")
 VARIANTS = ("pair", "source", "target", "separate")
+BASELINES = ("individual", "multilingual", "continued", "ts", "adapter")
+FAMILY_BASE = {"method": "multilingual", "expansion": "wide"}  # Method family -> the model it starts from
+ARCHITECTURES = ("multilingual", "ts", "adapter", "wide")      # what the pretrain rule trains
 METHOD_RE = re.compile(
-    r"method-(?P<imp>te|av)-r(?P<rho>[0-9.]+)-k(?P<k>[0-9.]+)-(?P<variant>pair|source|target|separate)"
+    r"(?P<family>method|expansion)-(?P<imp>te|av)-r(?P<rho>[0-9.]+)-k(?P<k>[0-9.]+)-(?P<variant>pair|source|target|separate)"
     # Erasure (Figure 5): the Method system translating with some neurons zeroed.
     r"(?:\.erase-(?P<erase>general|[a-z]{2,3}-[a-z]{2,3})-f(?P<fraction>[0-9.]+)-s(?P<seed>[0-9]+))?"
 )
 # The same without named groups, for Snakemake's wildcard constraints.
-SYSTEM_PATTERN = r"individual|multilingual|" + re.sub(r"\(\?P<\w+>", "(", METHOD_RE.pattern)
+SYSTEM_PATTERN = "|".join(BASELINES) + "|" + re.sub(r"\(\?P<\w+>", "(", METHOD_RE.pattern)
+LABELS = {"individual": "Individual", "multilingual": "Multilingual", "continued": "Multilingual (continued)",
+          "ts": "+TS", "adapter": "+Adapter"}
 
 
 def number(x: float) -> str:
@@ -25,12 +38,12 @@ def number(x: float) -> str:
     return f"{float(x):g}"
 
 
-def method_system(imp: str, rho: float, k: float, variant: str) -> str:
-    return f"method-{imp}-r{number(rho)}-k{number(k)}-{variant}"
+def method_system(imp: str, rho: float, k: float, variant: str, family: str = "method") -> str:
+    return f"{family}-{imp}-r{number(rho)}-k{number(k)}-{variant}"
 
 
 def parse_method_system(name: str) -> dict | None:
-    """imp, rho, k, variant of a Method system (and erase, fraction, seed for an erasure run)."""
+    """family, imp, rho, k, variant of a Method system (and erase, fraction, seed for an erasure run)."""
     m = METHOD_RE.fullmatch(name)
     if not m:
         return None
@@ -47,12 +60,48 @@ def base_system(name: str) -> str:
     return name.split(".erase-")[0]
 
 
+def architecture_of(system: str) -> str:
+    """The pretrained architecture a system is, or starts from."""
+    method = parse_method_system(system)
+    if method:
+        return FAMILY_BASE[method["family"]]
+    if system in ("individual", "continued"):
+        return "multilingual"
+    return system
+
+
+def label(system: str) -> str:
+    """The row name of a system in the paper's tables (sweep points keep their rho and k)."""
+    if system in LABELS:
+        return LABELS[system]
+    m = parse_method_system(system)
+    if m is None:
+        raise ValueError(f"unknown system {system!r}")
+    head = "+Expansion" if m["family"] == "expansion" else f"Method-{m['imp'].upper()}"
+    return head
+
+
 def expand_systems(systems: list[str], method: dict) -> list[str]:
-    """Config shorthand (``method-te``) -> full system names."""
+    """Config shorthand (``method-te``, ``expansion``) -> full system names."""
     out = []
     for s in systems:
         if s in ("method-te", "method-av"):
             out.append(method_system(s.split("-")[1], method["rho"], method["k"], method["variant"]))
+        elif s == "expansion":
+            out.append(method_system("te", method["rho"], method["k"], method["variant"], family="expansion"))
         else:
             out.append(s)
     return out
+
+
+def model_config_for(arch: str, model: dict, baselines: dict, pairs: list[str]) -> dict:
+    """The model section of the config as an architecture changes it."""
+    if arch == "ts":
+        return {**model, "target_specific_attention": True, "route_pairs": list(pairs)}
+    if arch == "adapter":
+        return {**model, "adapter_dim": baselines["adapter_dim"], "route_pairs": list(pairs)}
+    if arch == "wide":
+        return {**model, "ffn_dim": baselines["expansion_ffn_dim"]}
+    if arch in ("multilingual", "individual"):
+        return dict(model)
+    raise ValueError(f"unknown architecture {arch!r}; known: {ARCHITECTURES}")

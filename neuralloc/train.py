@@ -25,7 +25,7 @@ from tqdm import tqdm
 from .checkpoint import load_checkpoint, pick_device, save_checkpoint
 from .data import Batch, ParallelData, bucket_of, epoch_batches
 from .fileio import atomic_open, read_lines
-from .model import NO_SITES, ModelConfig, SiteContext, Transformer
+from .model import ModelConfig, SiteContext, Transformer, context_maker
 from .scoring import corpus_scores
 from .translate import translate_data
 from .vocab import Vocabulary
@@ -114,6 +114,12 @@ class CsvLog:
             csv.DictWriter(f, LOG_FIELDS).writerow(row)
 
 
+def write_model_card(path: Path, model: Transformer) -> None:
+    """The model's config and exact parameter count beside its checkpoints (the tables' Para)."""
+    with atomic_open(path) as f:
+        json.dump({"parameters": model.num_parameters(), "model_config": model.cfg.to_dict()}, f, indent=1)
+
+
 class Trainer:
     """Trains one model on the pairs of ``data_dir``; ``masks_for`` (the method) turns a batch's
     pair ids into a SiteContext that masks each example's neurons."""
@@ -141,7 +147,8 @@ class Trainer:
             self.model.parameters(), lr=cfg.lr, betas=cfg.adam_betas, eps=cfg.adam_eps,
             weight_decay=cfg.weight_decay, fused=self.device.type == "cuda",
         )
-        self.masks_for = masks_for or (lambda pair_ids: NO_SITES)
+        # pair ids of a batch -> SiteContext: the method's masks, the routes of +TS / +Adapter
+        self.context_for = context_maker(model_cfg, self.pairs, masks_for, self.device)
         self.fingerprint = _fingerprint(model_cfg, cfg, self.pairs, vocab_path, fingerprint_extra)
         self.update, self.epoch, self.batch_in_epoch = 0, 0, 0
         self.best: float | None = None
@@ -152,6 +159,7 @@ class Trainer:
             self.model.load_state_dict(state["model"])
             log.info("initialized from %s (fresh optimizer)", init_from)
         self.csv = CsvLog(self.out_dir / "train_log.csv", self.log_rows)
+        write_model_card(self.out_dir / "model.json", self.model)
 
     # ---- checkpoints -----------------------------------------------------------------------
     def _state(self) -> dict:
@@ -219,7 +227,7 @@ class Trainer:
         autocast = self.device.type == "cuda" and self.cfg.bf16
         for b in batches:
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=autocast):
-                logits = self.model(b.src, b.prev, self.masks_for(b.pair))
+                logits = self.model(b.src, b.prev, self.context_for(b.pair))
             loss, _ = label_smoothed_loss(logits, b.target, self.cfg.label_smoothing, self.vocab.pad)
             (loss / ntok).backward()
             total += float(loss.detach())
@@ -262,14 +270,14 @@ class Trainer:
             items = [(p, i) for i in range(len(self.dev_data.src[p]))]
             for start in range(0, len(items), 64):
                 b = self.dev_data.collate(items[start:start + 64]).to(self.device)
-                logits = self.model(b.src, b.prev, self.masks_for(b.pair))
+                logits = self.model(b.src, b.prev, self.context_for(b.pair))
                 _, nll = label_smoothed_loss(logits, b.target, 0.0, self.vocab.pad)
                 loss_sum, ntok = loss_sum + float(nll), ntok + b.target_tokens
             row = {"loss": loss_sum / max(ntok, 1)}
             n = min(self.cfg.valid_bleu_sentences, len(items))
             if n > 0:
                 hyps = translate_data(self.model, self.dev_data, p, self.vocab, self.device, beam=1,
-                                      masks_for=self.masks_for, limit=n)
+                                      context_for=self.context_for, limit=n)
                 refs = read_lines(self.raw_dir / f"dev.{pair}.tgt")[:n]
                 row["bleu"] = corpus_scores(hyps, refs)["bleu"]
             out[pair] = row

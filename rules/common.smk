@@ -1,4 +1,5 @@
 # Configuration (validated at start-up), paths, and the helper functions the rules call.
+import os
 import re
 import sys
 
@@ -7,7 +8,12 @@ sys.path.insert(0, workflow.basedir)  # the package, even where Snakemake runs o
 from neuralloc.config import ConfigError, experiment_dir, validate
 from neuralloc.corpora import SIDES, SPLITS, download_plan
 from neuralloc.languages import Pair, languages_of
-from neuralloc.systems import SYSTEM_PATTERN, base_system, erasure_system, expand_systems, parse_method_system
+from neuralloc.systems import number
+from neuralloc.tables import VARIANT_LABELS, table_layout
+from neuralloc.systems import (
+    ARCHITECTURES, FAMILY_BASE, SYSTEM_PATTERN, architecture_of, base_system, erasure_system, expand_systems,
+    method_system, model_config_for, parse_method_system,
+)
 
 
 # config.yaml is the embedded default; a --configfile replaces it rather than being merged
@@ -25,6 +31,8 @@ config.clear()
 config.update(_validated)
 
 EXP = experiment_dir(config)
+RUN = f"{EXP}/seed{{seed}}"  # everything trained: one tree per training seed
+SEEDS = config["seeds"]
 DL = config["download"]["dir"]
 PAIRS = config["pairs"]
 LANGS = languages_of(PAIRS)
@@ -32,6 +40,7 @@ TARGET_LANGS = sorted({Pair.parse(p).tgt for p in PAIRS})
 PLAN = download_plan(config)
 PRE = config["preprocess"]
 SYSTEMS = expand_systems(config["systems"], config["method"])
+TABLE_LAYOUT = table_layout(SYSTEMS, config["method"], config["sweeps"])
 
 
 wildcard_constraints:
@@ -44,6 +53,9 @@ wildcard_constraints:
     rho=r"[0-9.]+",
     k=r"[0-9.]+",
     variant="pair|source|target|separate",
+    seed=r"[0-9]+",
+    arch="|".join(ARCHITECTURES),
+    family="|".join(FAMILY_BASE),
 
 
 # ---- helpers (named functions, no lambdas in rules) -------------------------------------------
@@ -145,15 +157,49 @@ def individual_pairs(wildcards):
     return [wildcards.pair] if "pair" in wildcards.keys() else PAIRS
 
 
+def train_params(wildcards):
+    """The train section with the run's seed (and the individual overrides for an Individual model)."""
+    extra = config["individual"] if "pair" in wildcards.keys() else {}
+    return {**config["train"], **extra, "seed": int(wildcards.seed)}
+
+
+def model_params(wildcards):
+    """The model section as the architecture being trained changes it (+TS, +Adapter, +Expansion)."""
+    arch = wildcards.get("arch") or FAMILY_BASE.get(wildcards.get("family"), "multilingual")
+    return model_config_for(arch, config["model"], config["baselines"], PAIRS)
+
+
+def run_dir(wildcards):
+    return RUN.format(seed=wildcards.seed)
+
+
+def finetune_inputs(wildcards):
+    """The pretrained model a fine-tuned system starts from, and its masks."""
+    arch = FAMILY_BASE[wildcards.family]
+    run = run_dir(wildcards)
+    return {
+        "init": f"{run}/models/{arch}/checkpoint_best.pt",
+        "masks": f"{run}/masks/{arch}/{wildcards.imp}/r{wildcards.rho}-k{wildcards.k}-{wildcards.variant}.safetensors",
+    }
+
+
+def model_dirs(system, seed):
+    """The directories of the model(s) a system translates with (one per pair for Individual)."""
+    run = RUN.format(seed=seed)
+    system = base_system(system)
+    if system == "individual":
+        return [f"{run}/models/individual/{pair}" for pair in PAIRS]
+    return [f"{run}/models/{system}"]
+
+
 def translate_inputs(wildcards):
-    """The system's checkpoint (per pair for Individual) and, for a Method system, its masks."""
-    if wildcards.system == "individual":
-        out = {"checkpoint": f"{EXP}/models/individual/{wildcards.pair}/checkpoint_best.pt"}
-    else:
-        out = {"checkpoint": f"{EXP}/models/{base_system(wildcards.system)}/checkpoint_best.pt"}
+    """The system's checkpoint(s) (one per pair for Individual) and, for a Method system, its masks."""
+    out = {"checkpoints": [f"{d}/checkpoint_best.pt" for d in model_dirs(wildcards.system, wildcards.seed)]}
     method = parse_method_system(wildcards.system)
     if method:
-        out["masks"] = f"{EXP}/masks/{method['imp']}/r{method['rho']}-k{method['k']}-{method['variant']}.safetensors"
+        arch = FAMILY_BASE[method["family"]]
+        out["masks"] = (f"{run_dir(wildcards)}/masks/{arch}/{method['imp']}/"
+                        f"r{method['rho']}-k{method['k']}-{method['variant']}.safetensors")
     return out
 
 
@@ -179,10 +225,109 @@ def erasure_systems():
     return out
 
 
+def table_systems():
+    """Every system a table reports, and Multilingual, the reference of every gain."""
+    systems = [r.system for rows in TABLE_LAYOUT.values() for r in rows]
+    return list(dict.fromkeys(systems + ["multilingual"]))
+
+
 def score_targets():
-    systems = SYSTEMS + erasure_systems()
-    return expand(f"{EXP}/scores/{{system}}.{{split}}.csv", system=systems, split=config["decode"]["splits"])
+    systems = table_systems() + erasure_systems()
+    return expand(f"{RUN}/scores/{{system}}.{{split}}.csv", seed=SEEDS, system=systems, split=config["decode"]["splits"])
+
+
+def table_inputs(wildcards):
+    """Scores of every system and seed; hypotheses of the first seed and the references for the
+    significance test; the model cards for Para."""
+    systems = table_systems()
+    split = config["decode"]["splits"][-1]
+    first = RUN.format(seed=SEEDS[0])
+    return {
+        "scores": expand(f"{RUN}/scores/{{system}}.{split}.csv", seed=SEEDS, system=systems),
+        "hypotheses": expand(f"{first}/translations/{{system}}/{split}.{{pair}}.txt", system=systems, pair=PAIRS),
+        "references": expand(f"{EXP}/raw/{split}.{{pair}}.tgt", pair=PAIRS),
+        "cards": sorted({f"{d}/model.json" for s in systems for d in model_dirs(s, SEEDS[0])}),
+    }
+
+
+def table_targets(fmt=None):
+    return expand(f"{EXP}/tables/{{table}}.{{fmt}}", table=TABLE_LAYOUT, fmt=[fmt] if fmt else ("csv", "md", "tex"))
 
 
 def all_targets():
-    return [f"{EXP}/data/dict.txt"] + encoded_targets() + score_targets()
+    return [f"{EXP}/data/dict.txt"] + encoded_targets() + score_targets() + table_targets() + figure_targets()
+
+
+# ---- figures ------------------------------------------------------------------------------------
+FIRST = RUN.format(seed=SEEDS[0])  # per-model figures (importance, allocation, curves) show the first seed
+FIG = f"{EXP}/figures"
+
+
+def figure_pairs():
+    return config["figures"]["importance_pairs"] or PAIRS[:3]
+
+
+def method_masks_counts():
+    """The mask counts of the configured TE allocation (Figure 3)."""
+    m = config["method"]
+    return f"{FIRST}/masks/multilingual/te/r{number(m['rho'])}-k{number(m['k'])}-{m['variant']}.counts.csv"
+
+
+def all_scores(systems):
+    split = config["decode"]["splits"][-1]
+    return expand(f"{RUN}/scores/{{system}}.{split}.csv", seed=SEEDS, system=systems)
+
+
+def k_sweep_points():
+    m, sw = config["method"], config["sweeps"]
+    return [[imp, k, method_system(imp, m["rho"], k, m["variant"])] for imp in sw["importance"] for k in sw["k"]]
+
+
+def k_sweep_inputs(wildcards):
+    return all_scores([p[2] for p in k_sweep_points()] + ["multilingual"])
+
+
+def erasure_runs():
+    """[label, system] of every erasure run of the first erasure seed (Figure 5)."""
+    er = config["erasure"]
+    method = expand_systems([er["system"]], config["method"])[0]
+    seed = er["seeds"][0]
+    runs = [[f"general {100 * er['general_fraction']:g}%", erasure_system(method, "general", er["general_fraction"], seed)]]
+    for pair in er["pairs"] or PAIRS:
+        runs.append([f"{pair} specific {100 * er['specific_fraction']:g}%",
+                     erasure_system(method, pair, er["specific_fraction"], seed)])
+    return runs
+
+
+def erasure_inputs(wildcards):
+    return all_scores([r[1] for r in erasure_runs()] + [base_system(erasure_runs()[0][1])])
+
+
+def variant_runs():
+    m = config["method"]
+    return [[VARIANT_LABELS[v], method_system("te", m["rho"], m["k"], v)] for v in config["sweeps"]["variants"]]
+
+
+def variants_inputs(wildcards):
+    return all_scores([r[1] for r in variant_runs()] + ["multilingual"])
+
+
+def curve_models():
+    """Name -> model directory (first seed) of every model behind a main-table system."""
+    out = {}
+    for system in SYSTEMS:
+        for d in model_dirs(system, SEEDS[0]):
+            out[os.path.relpath(d, f"{FIRST}/models").replace(os.sep, "-")] = d
+    return out
+
+
+def figure_targets():
+    stems = ["importance", "importance_correlation", "lscore", "mscore"]
+    stems += [f"training_curves_{m}" for m in curve_models()]
+    if config["sweeps"]["k"]:
+        stems.append("k_sweep")
+    if config["sweeps"]["variants"]:
+        stems.append("variants")
+    if config["erasure"]["enabled"]:
+        stems.append("erasure")
+    return expand(f"{FIG}/{{stem}}.{{fmt}}", stem=stems, fmt=("png", "pdf"))

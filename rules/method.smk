@@ -1,23 +1,24 @@
 # Stage 8: the method. Importance per pair (TE, AV) -> allocation (rho, k, variant are wildcards,
-# so sweeps are just more targets) -> masked fine-tuning from the Multilingual checkpoint.
+# so sweeps are just more targets) -> masked fine-tuning from a pretrained checkpoint: the
+# Multilingual model for Method systems, the wide-FFN model for +Expansion.
 
 
 rule importance:
     input:
-        checkpoint=f"{EXP}/models/multilingual/checkpoint_best.pt",
+        checkpoint=f"{RUN}/models/{{arch}}/checkpoint_best.pt",
         vocab=f"{EXP}/data/dict.txt",
         arrays=expand(
             f"{EXP}/data/train.{{{{pair}}}}.{{side}}.{{kind}}.npy", side=SIDES, kind=("tokens", "offsets")
         ),
     output:
-        f"{EXP}/importance/{{imp}}/{{pair}}.safetensors",
+        f"{RUN}/importance/{{arch}}/{{imp}}/{{pair}}.safetensors",
     params:
         label_smoothing=config["train"]["label_smoothing"],
         token_cap=config["method"]["importance_tokens"],
     log:
-        f"{EXP}/logs/importance/{{imp}}/{{pair}}.log",
+        f"{RUN}/logs/importance/{{arch}}/{{imp}}/{{pair}}.log",
     benchmark:
-        f"{EXP}/benchmarks/importance/{{imp}}/{{pair}}.tsv"
+        f"{RUN}/benchmarks/importance/{{arch}}/{{imp}}/{{pair}}.tsv"
     threads: 1  # small jobs: on a CPU two at a time beat one with two threads
     resources:
         gpu=1,
@@ -30,18 +31,18 @@ rule importance:
 
 rule allocate:
     input:
-        expand(f"{EXP}/importance/{{{{imp}}}}/{{pair}}.safetensors", pair=PAIRS),
+        expand(f"{RUN}/importance/{{{{arch}}}}/{{{{imp}}}}/{{pair}}.safetensors", pair=PAIRS, allow_missing=True),
     output:
-        masks=f"{EXP}/masks/{{imp}}/r{{rho}}-k{{k}}-{{variant}}.safetensors",
-        counts_csv=f"{EXP}/masks/{{imp}}/r{{rho}}-k{{k}}-{{variant}}.counts.csv",
-        counts_json=f"{EXP}/masks/{{imp}}/r{{rho}}-k{{k}}-{{variant}}.counts.json",
+        masks=f"{RUN}/masks/{{arch}}/{{imp}}/r{{rho}}-k{{k}}-{{variant}}.safetensors",
+        counts_csv=f"{RUN}/masks/{{arch}}/{{imp}}/r{{rho}}-k{{k}}-{{variant}}.counts.csv",
+        counts_json=f"{RUN}/masks/{{arch}}/{{imp}}/r{{rho}}-k{{k}}-{{variant}}.counts.json",
     params:
         pairs=",".join(PAIRS),
         site_kinds=",".join(config["method"]["site_kinds"]),
     log:
-        f"{EXP}/logs/allocate/{{imp}}-r{{rho}}-k{{k}}-{{variant}}.log",
+        f"{RUN}/logs/allocate/{{arch}}/{{imp}}-r{{rho}}-k{{k}}-{{variant}}.log",
     benchmark:
-        f"{EXP}/benchmarks/allocate/{{imp}}-r{{rho}}-k{{k}}-{{variant}}.tsv"
+        f"{RUN}/benchmarks/allocate/{{arch}}/{{imp}}-r{{rho}}-k{{k}}-{{variant}}.tsv"
     threads: 1
     resources:
         mem_mb=2000,
@@ -54,19 +55,20 @@ rule allocate:
 rule finetune:
     input:
         unpack(training_inputs),
-        init=f"{EXP}/models/multilingual/checkpoint_best.pt",
-        masks=f"{EXP}/masks/{{imp}}/r{{rho}}-k{{k}}-{{variant}}.safetensors",
+        unpack(finetune_inputs),
     output:
-        checkpoint=f"{EXP}/models/method-{{imp}}-r{{rho}}-k{{k}}-{{variant}}/checkpoint_best.pt",
+        checkpoint=f"{RUN}/models/{{family}}-{{imp}}-r{{rho}}-k{{k}}-{{variant}}/checkpoint_best.pt",
+        card=f"{RUN}/models/{{family}}-{{imp}}-r{{rho}}-k{{k}}-{{variant}}/model.json",
+        train_log=f"{RUN}/models/{{family}}-{{imp}}-r{{rho}}-k{{k}}-{{variant}}/train_log.csv",
     params:
-        model=config["model"],
-        train=config["train"],
+        model=model_params,
+        train=train_params,
         finetune=config["finetune"],
         pairs=PAIRS,
     log:
-        f"{EXP}/logs/finetune/{{imp}}-r{{rho}}-k{{k}}-{{variant}}.log",
+        f"{RUN}/logs/finetune/{{family}}-{{imp}}-r{{rho}}-k{{k}}-{{variant}}.log",
     benchmark:
-        f"{EXP}/benchmarks/finetune/{{imp}}-r{{rho}}-k{{k}}-{{variant}}.tsv"
+        f"{RUN}/benchmarks/finetune/{{family}}-{{imp}}-r{{rho}}-k{{k}}-{{variant}}.tsv"
     threads: 2
     resources:
         gpu=1,

@@ -1,19 +1,22 @@
-# Stage 6: the Multilingual model (all pairs, target-language tags) and one Individual model per pair.
+# Stage 6: the pretrained models (Multilingual and the +TS, +Adapter, +Expansion architectures, all
+# pairs with target-language tags) and one Individual model per pair. One tree per training seed.
 
 
 rule pretrain:
     input:
         unpack(training_inputs),
     output:
-        checkpoint=f"{EXP}/models/multilingual/checkpoint_best.pt",
+        checkpoint=f"{RUN}/models/{{arch}}/checkpoint_best.pt",
+        card=f"{RUN}/models/{{arch}}/model.json",
+        train_log=f"{RUN}/models/{{arch}}/train_log.csv",
     params:
-        model=config["model"],
-        train=config["train"],
+        model=model_params,
+        train=train_params,
         pairs=PAIRS,
     log:
-        f"{EXP}/logs/pretrain.log",
+        f"{RUN}/logs/pretrain/{{arch}}.log",
     benchmark:
-        f"{EXP}/benchmarks/pretrain.tsv"
+        f"{RUN}/benchmarks/pretrain/{{arch}}.tsv"
     threads: 2
     resources:
         gpu=1,
@@ -28,15 +31,17 @@ rule train_individual:
     input:
         unpack(training_inputs),
     output:
-        checkpoint=f"{EXP}/models/individual/{{pair}}/checkpoint_best.pt",
+        checkpoint=f"{RUN}/models/individual/{{pair}}/checkpoint_best.pt",
+        card=f"{RUN}/models/individual/{{pair}}/model.json",
+        train_log=f"{RUN}/models/individual/{{pair}}/train_log.csv",
     params:
         model=config["model"],
-        train={**config["train"], **config["individual"]},
+        train=train_params,
         pairs=individual_pairs,
     log:
-        f"{EXP}/logs/train_individual/{{pair}}.log",
+        f"{RUN}/logs/train_individual/{{pair}}.log",
     benchmark:
-        f"{EXP}/benchmarks/train_individual/{{pair}}.tsv"
+        f"{RUN}/benchmarks/train_individual/{{pair}}.tsv"
     threads: 2
     resources:
         gpu=1,
@@ -45,3 +50,32 @@ rule train_individual:
         "../envs/neuralloc.yaml"
     script:
         "../workflow_scripts/train.py"
+
+
+rule continue_training:
+    # Multilingual (continued): the fine-tuning schedule without masks, the control for "it only
+    # trained longer".
+    input:
+        unpack(training_inputs),
+        init=f"{RUN}/models/multilingual/checkpoint_best.pt",
+    output:
+        checkpoint=f"{RUN}/models/continued/checkpoint_best.pt",
+        card=f"{RUN}/models/continued/model.json",
+        train_log=f"{RUN}/models/continued/train_log.csv",
+    params:
+        model=config["model"],
+        train=train_params,
+        finetune=config["finetune"],
+        pairs=PAIRS,
+    log:
+        f"{RUN}/logs/continue_training.log",
+    benchmark:
+        f"{RUN}/benchmarks/continue_training.tsv"
+    threads: 2
+    resources:
+        gpu=1,
+        mem_mb=16000,
+    conda:
+        "../envs/neuralloc.yaml"
+    script:
+        "../workflow_scripts/finetune.py"

@@ -62,14 +62,33 @@ def workflow_run(tmp_path_factory):
 def test_whole_workflow_end_to_end(workflow_run):
     tmp_path = workflow_run
     exp = tmp_path / "results" / "tests"
+    run = exp / "seed1"
     # Every system is scored on every pair, against the raw references, with a signature.
-    systems = ["individual", "multilingual", "method-te-r0.9-k0.7-pair", "method-av-r0.9-k0.7-pair"]
+    systems = ["individual", "multilingual", "continued", "ts", "adapter", "method-av-r0.9-k0.7-pair",
+               "method-te-r0.9-k0.7-pair", "expansion-te-r0.9-k0.7-pair"]
     for system in systems:
-        rows = list(csv.DictReader(open(exp / f"scores/{system}.test.csv")))
+        rows = list(csv.DictReader(open(run / f"scores/{system}.test.csv")))
         assert [r["pair"] for r in rows] == ["it-en", "en-it", "ro-en", "en-ro"]
         assert all(0 <= float(r["bleu"]) <= 100 and "tok:13a" in r["bleu_signature"] for r in rows)
-    assert len(read_lines(exp / "translations/method-te-r0.9-k0.7-pair/test.it-en.txt")) == 40
-    counts = list(csv.DictReader(open(exp / "masks/te/r0.9-k0.7-pair.counts.csv")))
+    assert len(read_lines(run / "translations/method-te-r0.9-k0.7-pair/test.it-en.txt")) == 40
+    # The main table has the eight systems, with the parameters of the models as run.
+    main = list(csv.DictReader(open(exp / "tables/main.csv")))
+    assert [r["system"] for r in main] == systems
+    cards = {s: json.loads((run / f"models/{s}/model.json").read_text()) for s in ("multilingual", "ts", "adapter")}
+    para = {r["system"]: int(r["parameters"]) for r in main}
+    assert para["ts"] == cards["ts"]["parameters"] > para["multilingual"] == cards["multilingual"]["parameters"]
+    assert para["individual"] == sum(json.loads((run / f"models/individual/{p}/model.json").read_text())["parameters"]
+                                     for p in ("it-en", "en-it", "ro-en", "en-ro"))
+    assert para["expansion-te-r0.9-k0.7-pair"] > para["method-te-r0.9-k0.7-pair"] == para["multilingual"]
+    for table in ("main", "rho", "k", "variants"):
+        assert "sacreBLEU" in (exp / f"tables/{table}.md").read_text() and (exp / f"tables/{table}.tex").exists()
+    # Every figure of the tests config, as PNG and PDF.
+    figures = exp / "figures"
+    for stem in ("importance", "importance_correlation", "lscore", "mscore", "k_sweep", "variants",
+                 "training_curves_multilingual", "training_curves_individual-it-en", "training_curves_ts"):
+        assert (figures / f"{stem}.png").read_bytes()[:4] == b"\x89PNG", stem
+        assert (figures / f"{stem}.pdf").read_bytes()[:5] == b"%PDF-", stem
+    counts = list(csv.DictReader(open(run / "masks/multilingual/te/r0.9-k0.7-pair.counts.csv")))
     assert {r["pair"] for r in counts} == {"it-en", "en-it", "ro-en", "en-ro"}
     assert all(int(r["general"]) == int(0.9 * int(r["width"]) + 1e-9) for r in counts)
     vocab = Vocabulary.load(exp / "data/dict.txt")
@@ -93,14 +112,24 @@ def test_whole_workflow_end_to_end(workflow_run):
 
 @pytest.mark.slow
 def test_erasure_run(workflow_run):
-    target = "results/tests/scores/method-te-r0.9-k0.7-pair.erase-general-f0.2-s1.test.csv"
-    run_snakemake(workflow_run, _config(workflow_run), target)
+    target = "results/tests/seed1/scores/method-te-r0.9-k0.7-pair.erase-general-f0.2-s1.test.csv"
     rows = list(csv.DictReader(open(workflow_run / target)))
     assert len(rows) == 4
     # the erased run translates differently from the intact Method system on some pair
-    exp = workflow_run / "results/tests/translations"
+    exp = workflow_run / "results/tests/seed1/translations"
     assert any(read_lines(exp / f"method-te-r0.9-k0.7-pair.erase-general-f0.2-s1/test.{p}.txt")
                != read_lines(exp / f"method-te-r0.9-k0.7-pair/test.{p}.txt") for p in ("it-en", "en-it", "ro-en", "en-ro"))
+    drawn = list(csv.DictReader(open(workflow_run / "results/tests/figures/erasure.csv")))
+    assert {r["erased"] for r in drawn} == {"general 20%", "it-en specific 50%"} and len(drawn) == 8
+
+
+@pytest.mark.slow
+def test_report_gathers_figures_and_tables(workflow_run):
+    run_snakemake(workflow_run, _config(workflow_run), "--report", "report.zip")
+    import zipfile
+
+    names = zipfile.ZipFile(workflow_run / "report.zip").namelist()
+    assert any(n.endswith("lscore.png") for n in names) and any(n.endswith("main.csv") for n in names)
 
 
 @pytest.mark.slow

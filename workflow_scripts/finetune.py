@@ -1,4 +1,4 @@
-# Snakemake `script:` entry point of rule finetune.
+# Snakemake `script:` entry point of rules finetune and continue_training (no masks).
 import _repo_path  # noqa: F401  (neuralloc importable under --sdm conda)
 from pathlib import Path
 
@@ -9,4 +9,4 @@ setup_logging(snakemake.log[0])
 p = snakemake.params
 i = snakemake.input
 run_finetune(p.model, p.train, p.finetune, str(Path(i.vocab).parent), str(Path(i.dev_refs[0]).parent), p.pairs,
-             str(Path(snakemake.output.checkpoint).parent), snakemake.input.init, snakemake.input.masks, snakemake.threads)
+             str(Path(snakemake.output.checkpoint).parent), snakemake.input.init, snakemake.input.get("masks"), snakemake.threads)

@@ -1,0 +1,123 @@
+"""Tables from hand-made score files: AVE, gains, mean +- std over seeds, bold and significance
+marks, Para; and the default config's layout."""
+
+import csv
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from neuralloc.config import validate
+from neuralloc.systems import expand_systems
+from neuralloc.tables import Row, build_table, format_table, make_tables, paired_bootstrap, table_layout
+
+REPO = Path(__file__).resolve().parents[1]
+PAIRS = ["it-en", "en-it"]
+SIG = "nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:2.6.0"
+# system -> seed -> BLEU per pair
+BLEU = {
+    "multilingual": {1: [30.0, 20.0], 2: [32.0, 22.0]},
+    "method-te-r0.9-k0.7-pair": {1: [31.0, 23.0], 2: [33.0, 25.0]},
+    "individual": {1: [28.0, 19.0], 2: [28.0, 21.0]},
+}
+
+
+def write_scores(root: Path) -> list[str]:
+    paths = []
+    for system, seeds in BLEU.items():
+        for seed, values in seeds.items():
+            path = root / f"seed{seed}" / "scores" / f"{system}.test.csv"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "w", newline="") as f:
+                w = csv.writer(f)
+                w.writerow(["system", "split", "pair", "bleu", "chrf", "sentences", "bleu_signature", "chrf_signature"])
+                for pair, b in zip(PAIRS, values):
+                    w.writerow([system, "test", pair, b, b + 20, 3, SIG, "chrF2"])
+            paths.append(str(path))
+    return paths
+
+
+ROWS = [Row("individual", "Individual"), Row("multilingual", "Multilingual"), Row("method-te-r0.9-k0.7-pair", "Method-TE")]
+
+
+def test_build_table_means_stds_gains_and_parameters(tmp_path):
+    from neuralloc.tables import read_scores
+
+    scores = read_scores(write_scores(tmp_path))
+    t = build_table(scores, ROWS, PAIRS, {"individual": 200, "multilingual": 100, "method-te-r0.9-k0.7-pair": 100},
+                    {("method-te-r0.9-k0.7-pair", "en-it"): 0.01})
+    te = t.set_index("system").loc["method-te-r0.9-k0.7-pair"]
+    assert te["it-en_bleu"] == pytest.approx(32.0)
+    assert te["it-en_bleu_std"] == pytest.approx(math.sqrt(2))  # sample std of 31, 33
+    assert te["en-it_chrf"] == pytest.approx(44.0)
+    # AVE: seed means (27, 29) -> 28; Multilingual's (25, 27) -> 26; gain 2
+    assert te["ave_bleu"] == pytest.approx(28.0)
+    assert te["ave_gain"] == pytest.approx(2.0)
+    assert te["seeds"] == 2
+    assert t.set_index("system").loc["individual", "parameters"] == 200
+    md = format_table(t, PAIRS, "md").set_index("System")
+    assert md.loc["Method-TE", "En→It"] == "**24.00 ± 1.41**†"  # best in column, significant
+    assert md.loc["Multilingual", "It→En"] == "31.00 ± 1.41"
+    assert md.loc["Method-TE", "AVE"] == "**28.00 ± 1.41**+2.00"
+    assert md.loc["Individual", "AVE"] == "24.00 ± 0.71-2.00"  # seeds 23.5 and 24.5; 24 - 26
+    assert md.loc["Individual", "Para"] == "0.00M"
+    tex = format_table(t, PAIRS, "tex").set_index("System")
+    assert tex.loc["Method-TE", r"En$\rightarrow$It"] == r"\textbf{24.00 $\pm$ 1.41}$^\dagger$"
+
+
+def test_missing_scores_are_a_clear_error(tmp_path):
+    from neuralloc.tables import read_scores
+
+    scores = read_scores(write_scores(tmp_path))
+    with pytest.raises(ValueError, match="adapter"):
+        build_table(scores, [Row("adapter", "+Adapter")], PAIRS, {})
+
+
+def test_paired_bootstrap_separates_a_better_system_from_an_equal_one():
+    refs = [f"the quick brown fox number {i} jumps over the lazy dog" for i in range(60)]
+    bad = [f"a slow red cat {i} sleeps under some tired dog" for i in range(60)]
+    assert paired_bootstrap(bad, refs, refs, 200) < 0.05
+    assert paired_bootstrap(bad, bad, refs, 200) == 1.0
+
+
+def test_make_tables_writes_every_format(tmp_path):
+    scores = write_scores(tmp_path)
+    refs = {"it-en": ["the dog runs fast today", "a cat sleeps"], "en-it": ["il cane corre oggi", "un gatto dorme"]}
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for pair, lines in refs.items():
+        (raw / f"test.{pair}.tgt").write_text("\n".join(lines) + "\n")
+        for system in BLEU:
+            d = tmp_path / "seed1" / "translations" / system
+            d.mkdir(parents=True, exist_ok=True)
+            (d / f"test.{pair}.txt").write_text("\n".join(lines) + "\n")
+    dirs = {}
+    for system in BLEU:
+        n = 2 if system == "individual" else 1
+        dirs[system] = []
+        for j in range(n):
+            d = tmp_path / "seed1" / "models" / f"{system}{j}"
+            d.mkdir(parents=True)
+            (d / "model.json").write_text(json.dumps({"parameters": 1_500_000}))
+            dirs[system].append(str(d))
+    out = tmp_path / "tables"
+    out.mkdir()
+    make_tables({"main": ROWS}, PAIRS, "test", scores, str(tmp_path / "seed1" / "translations"), str(raw), dirs, 50, str(out))
+    table = pd.read_csv(out / "main.csv").set_index("system")
+    assert table.loc["individual", "parameters"] == 3_000_000  # the Individual row sums its models
+    assert table.loc["method-te-r0.9-k0.7-pair", "it-en_p"] == 1.0  # identical hypotheses: not significant
+    md = (out / "main.md").read_text()
+    assert "| Method-TE" in md and "3.00M" in md and SIG in md and "2 training seeds" in md
+    tex = (out / "main.tex").read_text()
+    assert r"\toprule" in tex and r"\caption{" in tex and "†" not in tex
+
+
+def test_default_config_main_table_has_the_eight_systems():
+    config = validate(yaml.safe_load((REPO / "config.yaml").read_text()))
+    layout = table_layout(expand_systems(config["systems"], config["method"]), config["method"], config["sweeps"])
+    assert [r.label for r in layout["main"]] == [
+        "Individual", "Multilingual", "Multilingual (continued)", "+TS", "+Adapter", "Method-AV", "Method-TE", "+Expansion",
+    ]
