@@ -7,7 +7,7 @@ CONFIG ?= config.yaml
 # Stamp file: reinstall only when the pins or the package metadata change.
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run dry-run test lint report clean-venv
+.PHONY: install run dry-run test test-slurm lint report clean-venv
 
 install: $(STAMP)
 
@@ -27,6 +27,10 @@ dry-run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests
+
+# The workflow through a real, throwaway single-node SLURM (root: installs Debian's slurm and munge).
+test-slurm: $(STAMP)
+	bash tests/slurm/cluster.sh $(BIN)/python -m pytest -q tests/slurm
 
 lint: $(STAMP)
 	$(BIN)/snakemake --lint --configfile $(CONFIG)

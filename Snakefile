@@ -23,6 +23,21 @@ include: "rules/tables.smk"
 include: "rules/figures.smk"
 
 
+# Small, quick jobs: on a cluster they run where Snakemake runs instead of waiting in the queue.
+localrules:
+    all,
+    score,
+    allocate,
+    tables,
+    figure_importance,
+    figure_importance_correlation,
+    figure_allocation,
+    figure_k_sweep,
+    figure_erasure,
+    figure_variants,
+    figure_training_curves,
+
+
 rule all:
     default_target: True
     input:

@@ -111,7 +111,7 @@ def delta_bleu(scores: pd.DataFrame, systems: list[str], reference: str) -> pd.D
         if sub.empty:
             raise ValueError(f"no scores for system {system!r}")
         d = sub.set_index(["seed", "pair"])["bleu"] - ref
-        for pair, value in d.groupby(level="pair").mean().items():
+        for pair, value in d.groupby(level="pair", sort=False).mean().items():  # pairs in config order
             rows.append({"system": system, "pair": pair, "delta": float(value)})
     return pd.DataFrame(rows)
 

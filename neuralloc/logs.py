@@ -8,11 +8,11 @@ import sys
 from pathlib import Path
 
 
-def setup_logging(log_file: str | Path | None = None, level: int = logging.INFO) -> None:
+def setup_logging(log_file: str | Path | None = None, level: int = logging.INFO, mode: str = "w") -> None:
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if log_file:
         Path(log_file).parent.mkdir(parents=True, exist_ok=True)
-        handlers.append(logging.FileHandler(log_file, mode="w", encoding="utf-8"))
+        handlers.append(logging.FileHandler(log_file, mode=mode, encoding="utf-8"))
     logging.basicConfig(level=level, handlers=handlers, force=True,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.captureWarnings(True)

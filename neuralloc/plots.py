@@ -50,14 +50,15 @@ def plot_importance(vectors: dict[str, dict[str, np.ndarray]], sites: list[str])
 def plot_correlation(matrices: dict[str, pd.DataFrame]):
     """Beyond the paper: Spearman correlation of pairs' importance vectors, one heat map per module kind."""
     fig, axes = _panels(len(matrices), height=COLUMN_IN)
-    for ax, (kind, m) in zip(axes, matrices.items()):
+    for n, (ax, (kind, m)) in enumerate(zip(axes, matrices.items())):
         im = ax.imshow(m.to_numpy(), vmin=-1, vmax=1, cmap="RdBu_r")
         ax.set_xticks(range(len(m)), m.columns, rotation=90)
-        ax.set_yticks(range(len(m)), m.index)
+        ax.set_yticks(range(len(m)), m.index if n == 0 else [])  # the same pairs on every panel
         if len(m) <= 12:
             for i in range(len(m)):
                 for j in range(len(m)):
-                    ax.text(j, i, f"{m.iat[i, j]:.2f}", ha="center", va="center", fontsize=5)
+                    ax.text(j, i, f"{m.iat[i, j]:.2f}", ha="center", va="center", fontsize=6,
+                            color="white" if abs(m.iat[i, j]) > 0.6 else "black")
         ax.set_title(kind)
     fig.colorbar(im, ax=axes, shrink=0.8, label="Spearman ρ")
     return fig
@@ -67,7 +68,7 @@ def _layer_lines(ax, df: pd.DataFrame, group: str, value: str, title: str):
     for name, sub in df.groupby(group, sort=False):
         sub = sub.sort_values("layer")
         ax.plot(sub["layer"] + 1, sub[value], marker="o", markersize=3, label=name)
-    ax.set(title=title, xlabel="layer", ylabel=value.replace("score", "Score").capitalize())
+    ax.set(title=title, xlabel="layer", ylabel={"lscore": "LScore", "mscore": "MScore"}[value])
     ax.set_xticks(sorted(df["layer"].unique() + 1))
 
 

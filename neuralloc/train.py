@@ -8,6 +8,7 @@ epoch and batch position) to the same losses as an uninterrupted one.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import json
@@ -24,6 +25,7 @@ from tqdm import tqdm
 
 from .checkpoint import load_checkpoint, pick_device, save_checkpoint
 from .data import Batch, ParallelData, bucket_of, epoch_batches
+from .distributed import World
 from .fileio import atomic_open, read_lines
 from .model import ModelConfig, SiteContext, Transformer, context_maker
 from .scoring import corpus_scores
@@ -100,8 +102,11 @@ class CsvLog:
     history up to the checkpoint even if the file was lost (Snakemake removes the outputs of a
     killed job)."""
 
-    def __init__(self, path: Path, rows: list[dict] | None = None):
+    def __init__(self, path: Path | None, rows: list[dict] | None = None):
+        """``path`` None: rows are kept but not written (ranks other than 0)."""
         self.path, self.rows = path, list(rows or [])
+        if path is None:
+            return
         with atomic_open(path) as f:
             w = csv.DictWriter(f, LOG_FIELDS)
             w.writeheader()
@@ -110,6 +115,8 @@ class CsvLog:
     def write(self, **row) -> None:
         row = {k: str(row.get(k, "")) for k in LOG_FIELDS}
         self.rows.append(row)
+        if self.path is None:
+            return
         with open(self.path, "a", newline="") as f:
             csv.DictWriter(f, LOG_FIELDS).writerow(row)
 
@@ -128,10 +135,11 @@ class Trainer:
                  pairs: list[str], out_dir: str | Path, init_from: str | Path | None = None,
                  masks_for: Callable[[torch.Tensor], SiteContext] | None = None, fingerprint_extra: str = ""):
         self.cfg, self.pairs = cfg, list(pairs)
+        self.world = World.from_env()  # one process, or one rank of a torchrun group
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.raw_dir = Path(raw_dir)
-        self.device = pick_device(cfg.device)
+        self.device = self.world.device(cfg.device, pick_device)
         if self.device.type == "cuda":
             torch.backends.cuda.enable_cudnn_sdp(False)  # ~0.5 s per new shape; see docs/benchmarks.md
             torch.backends.cuda.matmul.allow_tf32 = True
@@ -143,6 +151,11 @@ class Trainer:
         self.dev_data = ParallelData(data_dir, "dev", pairs, self.vocab, model_cfg.max_positions)
         torch.manual_seed(cfg.seed)
         self.model = Transformer(model_cfg).to(self.device)
+        # the module that runs forward/backward: DDP all-reduces gradients; self.model is saved
+        self.net = self.model
+        if self.world.distributed:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.net = torch.nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
         self.optimizer = torch.optim.Adam(
             self.model.parameters(), lr=cfg.lr, betas=cfg.adam_betas, eps=cfg.adam_eps,
             weight_decay=cfg.weight_decay, fused=self.device.type == "cuda",
@@ -158,8 +171,12 @@ class Trainer:
             state = load_checkpoint(init_from)
             self.model.load_state_dict(state["model"])
             log.info("initialized from %s (fresh optimizer)", init_from)
-        self.csv = CsvLog(self.out_dir / "train_log.csv", self.log_rows)
-        write_model_card(self.out_dir / "model.json", self.model)
+        if self.world.main:
+            self.csv = CsvLog(self.out_dir / "train_log.csv", self.log_rows)
+            write_model_card(self.out_dir / "model.json", self.model)
+        else:
+            self.csv = CsvLog(None, self.log_rows)
+            torch.manual_seed(cfg.seed * 1000 + self.world.rank + self.update)  # own dropout per rank
 
     # ---- checkpoints -----------------------------------------------------------------------
     def _state(self) -> dict:
@@ -201,6 +218,8 @@ class Trainer:
         return True
 
     def save(self, best: bool) -> None:
+        if not self.world.main:
+            return
         state = self._state()
         save_checkpoint(state, self.out_dir / "checkpoint_last.pt")
         if best:
@@ -218,19 +237,24 @@ class Trainer:
         return self.train_data.collate(items, length).to(self.device)
 
     def step(self, micro_batches: list[list[tuple[int, int]]]) -> tuple[float, int]:
-        """One optimizer update over the micro-batches; returns (loss per token, target tokens)."""
-        self.model.train()
+        """One optimizer update over this rank's micro-batches; returns (loss per token, target
+        tokens), both over all ranks. Each rank divides by the global token count and DDP
+        averages over ranks, so the gradient is that of one process over the global batch."""
+        self.net.train()
         batches = [self._collate(mb) for mb in micro_batches]
-        ntok = sum(b.target_tokens for b in batches)
+        (ntok,) = self.world.sum(sum(b.target_tokens for b in batches), device=self.device)
         self.optimizer.zero_grad(set_to_none=True)
         total = 0.0
         autocast = self.device.type == "cuda" and self.cfg.bf16
-        for b in batches:
-            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=autocast):
-                logits = self.model(b.src, b.prev, self.context_for(b.pair))
-            loss, _ = label_smoothed_loss(logits, b.target, self.cfg.label_smoothing, self.vocab.pad)
-            (loss / ntok).backward()
+        for j, b in enumerate(batches):
+            sync = j == len(batches) - 1 or not self.world.distributed
+            with contextlib.nullcontext() if sync else self.net.no_sync():  # all-reduce once per update
+                with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=autocast):
+                    logits = self.net(b.src, b.prev, self.context_for(b.pair))
+                loss, _ = label_smoothed_loss(logits, b.target, self.cfg.label_smoothing, self.vocab.pad)
+                (loss * self.world.size / ntok).backward()
             total += float(loss.detach())
+        (total,) = self.world.sum(total, device=self.device)
         if self.cfg.clip_norm > 0:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.clip_norm)
         lr = inverse_sqrt_lr(self.update + 1, self.cfg.lr, self.cfg.warmup_updates)
@@ -284,6 +308,12 @@ class Trainer:
         return out
 
     def _validate_and_save(self, wall: float) -> None:
+        """Rank 0 validates and writes the checkpoints; the other ranks wait for it."""
+        if self.world.main:
+            self._validate_and_save_main(wall)
+        self.world.barrier()
+
+    def _validate_and_save_main(self, wall: float) -> None:
         results = self.validate()
         for pair, r in results.items():
             self.csv.write(kind="valid", update=self.update, epoch=self.epoch, pair=pair,
@@ -307,17 +337,21 @@ class Trainer:
                  f"{self.model.num_parameters():,}", self.device, len(self.train_data), len(self.pairs))
         start = time.time()
         window_tok, window_t = 0, time.time()
-        bar = tqdm(total=cfg.max_updates, initial=self.update, desc="train", disable=None, dynamic_ncols=True)
+        bar = tqdm(total=cfg.max_updates, initial=self.update, desc="train", disable=None if self.world.main else True,
+                   dynamic_ncols=True)
         stop = False
         while not stop and self.update < cfg.max_updates:
             if cfg.max_epochs is not None and self.epoch >= cfg.max_epochs:
                 break
             batches = epoch_batches(self.train_data, cfg.max_tokens, cfg.seed, self.epoch, cfg.mixed_batches,
                                     cfg.sampling, cfg.temperature)
+            group = cfg.update_freq * self.world.size  # micro-batches per update, over all ranks
             while self.batch_in_epoch < len(batches):
-                micro = batches[self.batch_in_epoch:self.batch_in_epoch + cfg.update_freq]
+                micro = batches[self.batch_in_epoch:self.batch_in_epoch + group]
+                if len(micro) < self.world.size:  # too few left to give every rank one
+                    break
                 self.batch_in_epoch += len(micro)
-                loss, ntok = self.step(micro)
+                loss, ntok = self.step(micro[self.world.rank::self.world.size])
                 window_tok += ntok
                 bar.update(1)
                 if self.update % cfg.log_interval == 0 or self.update == cfg.max_updates:
@@ -327,7 +361,7 @@ class Trainer:
                     self.csv.write(kind="train", update=self.update, epoch=self.epoch, loss=f"{loss:.4f}",
                                    lr=f"{lr:.3e}", tokens_per_s=f"{tps:.0f}", wall_s=f"{now - start:.1f}")
                     bar.set_postfix(loss=f"{loss:.3f}", lr=f"{lr:.2e}", tok_s=f"{tps:,.0f}")
-                    if bar.disable:  # no terminal: the log file gets the progress instead
+                    if bar.disable and self.world.main:  # no terminal: the log file gets the progress instead
                         log.info("update %d loss %.4f lr %.3e %.0f tok/s", self.update, loss, lr, tps)
                     window_tok, window_t = 0, now
                 if self.update % cfg.validate_interval == 0 and self.update < cfg.max_updates:

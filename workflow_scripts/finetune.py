@@ -1,12 +1,14 @@
-# Snakemake `script:` entry point of rules finetune and continue_training (no masks).
+# Snakemake `script:` entry point of rules finetune and continue_training (no masks); under
+# torchrun when the rule has more than one GPU (see neuralloc/distributed.py).
 import _repo_path  # noqa: F401  (neuralloc importable under --sdm conda)
 from pathlib import Path
 
-from neuralloc.finetune import run_finetune
+from neuralloc.distributed import gpu_processes, launch
 from neuralloc.logs import setup_logging
 
 setup_logging(snakemake.log[0])
-p = snakemake.params
-i = snakemake.input
-run_finetune(p.model, p.train, p.finetune, str(Path(i.vocab).parent), str(Path(i.dev_refs[0]).parent), p.pairs,
-             str(Path(snakemake.output.checkpoint).parent), snakemake.input.init, snakemake.input.get("masks"), snakemake.threads)
+p, i = snakemake.params, snakemake.input
+kwargs = dict(model=p.model, train=p.train, finetune=p.finetune, data_dir=str(Path(i.vocab).parent),
+              raw_dir=str(Path(i.dev_refs[0]).parent), pairs=p.pairs, out_dir=str(Path(snakemake.output.checkpoint).parent),
+              init=i.init, masks=i.get("masks"), threads=snakemake.threads)
+launch("finetune", kwargs, gpu_processes(snakemake.resources.get("gpu", 0)), snakemake.log[0])
