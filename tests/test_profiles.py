@@ -1,0 +1,53 @@
+"""The profiles as files: every rule they name exists, placeholders stay placeholders, and the
+sbatch call the pinned SLURM plugin builds for a multi-GPU training job is one task holding all
+its GPUs (what torchrun inside the job needs)."""
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SLURM = yaml.safe_load((REPO / "profiles/slurm/config.yaml").read_text())
+
+
+def workflow_rules() -> set[str]:
+    return {m for p in (REPO / "rules").glob("*.smk") for m in re.findall(r"^rule (\w+):", p.read_text(), re.M)}
+
+
+class Resources(dict):
+    def __getattr__(self, name):
+        return self[name]
+
+
+class Job:
+    def __init__(self, resources: dict, threads: int = 1):
+        self.resources, self.threads = Resources(resources), threads
+        self.name = "pretrain"
+
+
+def test_profiles_name_only_real_rules_and_keep_the_placeholders():
+    rules = workflow_rules()
+    assert set(SLURM["set-resources"]) <= rules
+    for overlay in (REPO / "tests/slurm/overlay/config.yaml",):
+        assert set(yaml.safe_load(overlay.read_text())["set-resources"]) <= rules
+    text = (REPO / "profiles/slurm/config.yaml").read_text()
+    for placeholder in ("<account>", "<cpu-partition>", "<gpu-partition>"):
+        assert placeholder in text
+    for rule in ("pretrain", "finetune", "importance", "translate"):
+        assert SLURM["set-resources"][rule]["gpu"] >= 1
+    assert SLURM["executor"] == "slurm" and SLURM["slurm-status-command"] == "squeue"
+
+
+def test_a_four_gpu_training_job_is_one_task_with_four_gpus():
+    submit_string = pytest.importorskip("snakemake_executor_plugin_slurm.submit_string")
+    utils = pytest.importorskip("snakemake_executor_plugin_slurm.utils")
+    resources = {**SLURM["default-resources"], **SLURM["set-resources"]["pretrain"], "gpu": 4,
+                 "slurm_partition": "gpu", "slurm_account": "acct"}
+    job = Job(resources, threads=2)
+    params = {"run_uuid": "uuid", "slurm_logfile": "log", "comment_str": "rule_pretrain", "account": "-A acct",
+              "partition": "-p gpu", "workdir": "/work"}
+    call = submit_string.get_submit_command(job, params) + utils.set_gres_string(job)
+    assert "--ntasks-per-gpu" not in call and "--ntasks=" not in call  # SLURM's default: one task
+    assert "--gpus=4" in call and "--cpus-per-gpu=8" in call and "--mem 32000" in call
