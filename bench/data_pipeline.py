@@ -22,16 +22,20 @@ from neuralloc.tokenization import Tokenizer
 
 
 def rule_times(exp: Path) -> dict[str, tuple[int, float, float]]:
-    """rule -> (jobs, summed wall seconds, summed CPU seconds)."""
+    """rule -> (jobs, summed wall seconds, summed CPU seconds), over every seed{N}/ tree too."""
     out: dict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0.0])
-    for tsv in sorted((exp / "benchmarks").rglob("*.tsv")):
-        rule = tsv.relative_to(exp / "benchmarks").parts[0].removesuffix(".tsv")
-        with open(tsv) as f:
-            row = next(csv.DictReader(f, delimiter="\t"))
-        out[rule][0] += 1
-        out[rule][1] += float(row["s"])
-        out[rule][2] += float(row["cpu_time"])
+    for root in [exp / "benchmarks", *sorted(exp.glob("seed*/benchmarks"))]:
+        for tsv in sorted(root.rglob("*.tsv")):
+            _add(out, tsv.relative_to(root).parts[0].removesuffix(".tsv"), tsv)
     return {k: tuple(v) for k, v in out.items()}
+
+
+def _add(out, rule: str, tsv: Path) -> None:
+    with open(tsv) as f:
+        row = next(csv.DictReader(f, delimiter="\t"))
+    out[rule][0] += 1
+    out[rule][1] += float(row["s"])
+    out[rule][2] += float(row["cpu_time"])
 
 
 def throughput(exp: Path, sample: int) -> list[tuple[str, str, float]]:
