@@ -20,9 +20,19 @@ class CheckpointError(RuntimeError):
 
 
 def pick_device(name: str = "auto") -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    """``auto``: the CUDA device with the most free memory, so that the jobs a workstation runs
+    side by side (``--resources gpu=N``) spread over its GPUs; the CPU when there is none.
+    Jobs started in the same second can still pick the same GPU: pin them with
+    CUDA_VISIBLE_DEVICES or ``train.device`` when that matters."""
+    if name != "auto":
+        return torch.device(name)
+    if not torch.cuda.is_available():
+        return torch.device("cpu")
+    n = torch.cuda.device_count()
+    if n == 1:
+        return torch.device("cuda", 0)
+    free = [torch.cuda.mem_get_info(i)[0] for i in range(n)]
+    return torch.device("cuda", max(range(n), key=lambda i: (free[i], -i)))
 
 
 def save_checkpoint(state: dict, path: str | Path) -> None:
