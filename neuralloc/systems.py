@@ -60,25 +60,14 @@ def base_system(name: str) -> str:
     return name.split(".erase-")[0]
 
 
-def architecture_of(system: str) -> str:
-    """The pretrained architecture a system is, or starts from."""
-    method = parse_method_system(system)
-    if method:
-        return FAMILY_BASE[method["family"]]
-    if system in ("individual", "continued"):
-        return "multilingual"
-    return system
-
-
 def label(system: str) -> str:
-    """The row name of a system in the paper's tables (sweep points keep their rho and k)."""
+    """The row name of a system in the paper's main table."""
     if system in LABELS:
         return LABELS[system]
     m = parse_method_system(system)
     if m is None:
         raise ValueError(f"unknown system {system!r}")
-    head = "+Expansion" if m["family"] == "expansion" else f"Method-{m['imp'].upper()}"
-    return head
+    return "+Expansion" if m["family"] == "expansion" else f"Method-{m['imp'].upper()}"
 
 
 def expand_systems(systems: list[str], method: dict) -> list[str]:

@@ -11,7 +11,7 @@ from neuralloc.languages import Pair, languages_of
 from neuralloc.systems import number
 from neuralloc.tables import VARIANT_LABELS, table_layout
 from neuralloc.systems import (
-    ARCHITECTURES, FAMILY_BASE, SYSTEM_PATTERN, architecture_of, base_system, erasure_system, expand_systems,
+    ARCHITECTURES, FAMILY_BASE, SYSTEM_PATTERN, base_system, erasure_system, expand_systems,
     method_system, model_config_for, parse_method_system,
 )
 
