@@ -3,6 +3,7 @@ data stages on hand-made corpora served from 127.0.0.1."""
 
 import csv
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -48,6 +49,14 @@ def test_bad_config_stops_before_any_job(tmp_path):
     assert proc.returncode != 0
     assert "pairs[1]" in proc.stderr and "must differ" in proc.stderr
     assert not (tmp_path / "results").exists()
+
+
+def test_each_seed_is_its_own_training_target(tmp_path):
+    proc = run_snakemake(tmp_path, _config(tmp_path, seeds=[1, 2]), "-n")
+    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", proc.stdout, re.M))
+    assert counts["pretrain"] == "8" and counts["train_individual"] == "8"  # 4 architectures / pairs x 2 seeds
+    assert counts["tables"] == "1"  # one table over both seeds
+    assert int(counts["score"]) % 2 == 0 and int(counts["translate"]) % 2 == 0  # every system once per seed
 
 
 @pytest.fixture(scope="module")
