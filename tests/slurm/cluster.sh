@@ -60,6 +60,9 @@ cp "$SLURM_CONF" "$SYSTEM_CONF"
 
 STARTED=()
 stop() {
+    # end this cluster's own jobs first, so no job step outlives its daemons
+    squeue -h -o %i 2>/dev/null | xargs -r scancel 2>/dev/null || true
+    sleep 1
     rm -f "$SYSTEM_CONF"
     [[ -e $DIR/slurm.conf.system ]] && mv "$DIR/slurm.conf.system" "$SYSTEM_CONF"
     for pidfile in "${STARTED[@]}"; do
