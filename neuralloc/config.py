@@ -9,6 +9,7 @@ before any job starts.
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 import jsonschema
 import yaml
@@ -116,6 +117,15 @@ def check_semantics(config: dict) -> None:
         for i, name in enumerate(names):
             if name not in config["pairs"]:
                 problems.append(f"  {key}[{i}]: {name!r} is not one of the experiment's pairs (allowed: {', '.join(config['pairs'])})")
+    site_re = re.compile(r"(encoder|decoder)\.layers\.(-?\d+)\.(self_attn|cross_attn|ffn)\.(q|k|v|out|fc1|fc2)")
+    for i, name in enumerate(config.get("figures", {}).get("importance_sites", [])):
+        m = site_re.fullmatch(name)
+        layers = model.get(f"{m.group(1)}_layers", 6) if m else 0
+        if not m or (m.group(1) == "encoder" and m.group(3) == "cross_attn") \
+                or (m.group(3) == "ffn") != (m.group(4) in ("fc1", "fc2")) or not -layers <= int(m.group(2)) < layers:
+            problems.append(f"  figures.importance_sites[{i}]: {name!r} is not a neuron site of this model (allowed: "
+                            "encoder|decoder.layers.L.self_attn|cross_attn.q|k|v|out or .ffn.fc1|fc2, L in "
+                            "[-layers, layers); cross_attn only in the decoder)")
     if corpus == "europarl":
         for i, name in enumerate(config["pairs"]):
             pair = Pair.parse(name)

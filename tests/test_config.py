@@ -55,6 +55,12 @@ def test_every_shipped_config_is_valid(configfile):
         (_with(corpus__bible={"dev_size": 0}), "corpus.bible.dev_size", "in [1, inf]"),
         (_with(model={"d_model": 100, "heads": 8}), "model.heads", "a divisor of d_model"),
         (_with(systems=["multilingual", "fancy"]), "systems[1]", "'individual', 'multilingual'"),
+        (_with(figures={"importance_sites": ["decoder.layers.6.ffn.fc1"]}), "figures.importance_sites[0]", "L in"),
+        (_with(figures={"importance_sites": ["encoder.layers.0.cross_attn.q"]}), "figures.importance_sites[0]",
+         "cross_attn only in the decoder"),
+        (_with(figures={"importance_sites": ["encoder.layers.-1.ffn.q"]}), "figures.importance_sites[0]", "ffn.fc1|fc2"),
+        (_with(figures={"importance_pairs": ["de-en"]}), "figures.importance_pairs[0]", "allowed: it-en"),
+        (_with(sweeps={"importance": ["xx"]}), "sweeps.importance[0]", "'te', 'av'"),
     ],
 )
 def test_bad_config_names_key_and_allowed_values(cfg, key, allowed):
