@@ -19,8 +19,8 @@ import torch
 from neuralloc.checkpoint import pick_device
 from neuralloc.data import ParallelData, bucket_of, epoch_batches
 from neuralloc.decoding import decode
-from neuralloc.model import ModelConfig, Transformer
-from neuralloc.train import TrainConfig, Trainer, label_smoothed_loss
+from neuralloc.model import ModelConfig
+from neuralloc.train import TrainConfig, Trainer
 from neuralloc.vocab import Vocabulary
 
 PRESETS = {
@@ -74,7 +74,7 @@ def main() -> None:
     tok = sum(trainer.step([b])[1] for b in steady)
     sync(device)
     rate = tok / (time.perf_counter() - t0)
-    print(f"\n| measure | value |\n|---|---|")
+    print("\n| measure | value |\n|---|---|")
     print(f"| batch shapes in an epoch | {len(shapes)} |")
     print(f"| training, steady ({len(steady)} updates, {tok / len(steady):,.0f} target tokens each) | {rate:,.0f} target tokens/s |")
     print(f"| training, first batch of each shape | {first_rate:,.0f} target tokens/s ({rate / max(first_rate, 1e-9):.2f}x slower) |")

@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from neuralloc.data import epoch_batches, inference_batches
 from neuralloc.importance import importance
@@ -64,8 +63,6 @@ def main() -> None:
     print(f"| masked / unmasked | {max(masked) / max(plain):.3f} |")
     # importance against training, over the same examples of one pair
     data = trainer.train_data
-    items = [it for b in inference_batches(data, 0, args.max_tokens) for it in b][: 60 * args.updates]
-    n_tok = sum(len(data.tgt[0][i]) + 1 for _, i in items)
     sub_batches = inference_batches(data, 0, args.max_tokens)
     sync(trainer.device)
     t0 = time.perf_counter()

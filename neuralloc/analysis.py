@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .model import site_kind, site_side
+from .tables import read_scores
 
 KINDS = ("self_attn", "cross_attn", "ffn")
 
@@ -94,8 +95,6 @@ def resolve_site(name: str, sites: list[str]) -> str:
 
 def read_score_files(paths: list[str | Path]) -> pd.DataFrame:
     """Score CSVs -> system, pair, bleu, seed (the seed{N} directory each lies in)."""
-    from .tables import read_scores
-
     return read_scores(paths)[["system", "pair", "bleu", "seed"]]
 
 

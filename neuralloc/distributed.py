@@ -24,6 +24,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from .checkpoint import pick_device
+
 log = logging.getLogger(__name__)
 ENTRY_POINTS = {"train": "neuralloc.train:run_training", "finetune": "neuralloc.finetune:run_finetune"}
 
@@ -56,9 +58,9 @@ class World:
             dist.init_process_group(backend)
         return world
 
-    def device(self, name: str, pick) -> torch.device:
-        """One GPU per rank (cuda:LOCAL_RANK) when distributed on CUDA, else ``pick(name)``."""
-        device = pick(name)
+    def device(self, name: str) -> torch.device:
+        """One GPU per rank (cuda:LOCAL_RANK) when distributed on CUDA, else ``pick_device(name)``."""
+        device = pick_device(name)
         if self.distributed and device.type == "cuda":
             return torch.device("cuda", self.local_rank)
         return device

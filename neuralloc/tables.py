@@ -206,7 +206,7 @@ def make_tables(tables: dict[str, list[Row]], pairs: list[str], split: str, scor
         cards = [json.loads(Path(d, "model.json").read_text()) for d in model_dirs[system]]
         parameters[system] = sum(c["parameters"] for c in cards)
     references = {p: read_lines(Path(reference_dir, f"{split}.{p}.tgt")) for p in pairs}
-    needed = set(systems) | {BASELINE} if samples else set()
+    needed = (set(systems) | {BASELINE}) if samples else set()
     hyps = {s: {p: read_lines(Path(hypothesis_dir, s, f"{split}.{p}.txt")) for p in pairs}
             for s in needed if (Path(hypothesis_dir, s)).exists()}
     pvalues = significance(hyps, references, systems, samples)

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from .checkpoint import load_checkpoint, pick_device, save_checkpoint
+from .checkpoint import load_checkpoint, save_checkpoint
 from .data import Batch, ParallelData, bucket_of, epoch_batches
 from .distributed import World
 from .fileio import atomic_open, read_lines
@@ -139,7 +139,7 @@ class Trainer:
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.raw_dir = Path(raw_dir)
-        self.device = self.world.device(cfg.device, pick_device)
+        self.device = self.world.device(cfg.device)
         if self.device.type == "cuda":
             torch.backends.cuda.enable_cudnn_sdp(False)  # ~0.5 s per new shape; see docs/benchmarks.md
             torch.backends.cuda.matmul.allow_tf32 = True

@@ -8,12 +8,11 @@ sys.path.insert(0, workflow.basedir)  # the package, even where Snakemake runs o
 from neuralloc.config import ConfigError, experiment_dir, validate
 from neuralloc.corpora import SIDES, SPLITS, download_plan
 from neuralloc.languages import Pair, languages_of
-from neuralloc.systems import number
-from neuralloc.tables import VARIANT_LABELS, table_layout
 from neuralloc.systems import (
-    ARCHITECTURES, FAMILY_BASE, SYSTEM_PATTERN, base_system, erasure_system, expand_systems,
-    method_system, model_config_for, parse_method_system,
+    ARCHITECTURES, FAMILY_BASE, SYSTEM_PATTERN, base_system, erasure_system, expand_systems, model_config_for,
+    number, parse_method_system,
 )
+from neuralloc.tables import table_layout
 
 
 # config.yaml is the embedded default; a --configfile replaces it rather than being merged
@@ -41,6 +40,8 @@ PLAN = download_plan(config)
 PRE = config["preprocess"]
 SYSTEMS = expand_systems(config["systems"], config["method"])
 TABLE_LAYOUT = table_layout(SYSTEMS, config["method"], config["sweeps"])
+TABLE_SPLIT = config["decode"]["splits"][-1]  # the split tables and figures report
+FIRST = RUN.format(seed=SEEDS[0])  # per-model figures and the significance test use the first seed
 
 
 wildcard_constraints:
@@ -173,13 +174,17 @@ def run_dir(wildcards):
     return RUN.format(seed=wildcards.seed)
 
 
+def masks_stem(run, arch, imp, rho, k, variant):
+    """Where the allocate rule writes one allocation (.safetensors, .counts.csv, .counts.json)."""
+    return f"{run}/masks/{arch}/{imp}/r{rho}-k{k}-{variant}"
+
+
 def finetune_inputs(wildcards):
     """The pretrained model a fine-tuned system starts from, and its masks."""
-    arch = FAMILY_BASE[wildcards.family]
-    run = run_dir(wildcards)
+    w, arch = wildcards, FAMILY_BASE[wildcards.family]
     return {
-        "init": f"{run}/models/{arch}/checkpoint_best.pt",
-        "masks": f"{run}/masks/{arch}/{wildcards.imp}/r{wildcards.rho}-k{wildcards.k}-{wildcards.variant}.safetensors",
+        "init": f"{run_dir(w)}/models/{arch}/checkpoint_best.pt",
+        "masks": masks_stem(run_dir(w), arch, w.imp, w.rho, w.k, w.variant) + ".safetensors",
     }
 
 
@@ -197,9 +202,9 @@ def translate_inputs(wildcards):
     out = {"checkpoints": [f"{d}/checkpoint_best.pt" for d in model_dirs(wildcards.system, wildcards.seed)]}
     method = parse_method_system(wildcards.system)
     if method:
-        arch = FAMILY_BASE[method["family"]]
-        out["masks"] = (f"{run_dir(wildcards)}/masks/{arch}/{method['imp']}/"
-                        f"r{method['rho']}-k{method['k']}-{method['variant']}.safetensors")
+        m = method
+        out["masks"] = masks_stem(run_dir(wildcards), FAMILY_BASE[m["family"]], m["imp"], m["rho"], m["k"], m["variant"])
+        out["masks"] += ".safetensors"
     return out
 
 
@@ -211,18 +216,21 @@ def erasure_params(wildcards):
     return {k: method[k] for k in ("erase", "fraction", "seed")}
 
 
-def erasure_systems():
-    """Figure 5: 20% of the general neurons, and 50% of each configured pair's specific neurons."""
+def erasure_runs(seed):
+    """[label, system] of the erasure runs of one erasure seed (Figure 5): 20% of the general
+    neurons, and 50% of each configured pair's specific neurons."""
     er = config["erasure"]
-    if not er["enabled"]:
-        return []
     method = expand_systems([er["system"]], config["method"])[0]
-    out = []
-    for seed in er["seeds"]:
-        out.append(erasure_system(method, "general", er["general_fraction"], seed))
-        for pair in er["pairs"] or PAIRS:
-            out.append(erasure_system(method, pair, er["specific_fraction"], seed))
-    return out
+    runs = [[f"general {100 * er['general_fraction']:g}%", erasure_system(method, "general", er["general_fraction"], seed)]]
+    for pair in er["pairs"] or PAIRS:
+        runs.append([f"{pair} specific {100 * er['specific_fraction']:g}%",
+                     erasure_system(method, pair, er["specific_fraction"], seed)])
+    return runs
+
+
+def erasure_systems():
+    er = config["erasure"]
+    return [system for seed in er["seeds"] for _, system in erasure_runs(seed)] if er["enabled"] else []
 
 
 def table_systems():
@@ -240,12 +248,10 @@ def table_inputs(wildcards):
     """Scores of every system and seed; hypotheses of the first seed and the references for the
     significance test; the model cards for Para."""
     systems = table_systems()
-    split = config["decode"]["splits"][-1]
-    first = RUN.format(seed=SEEDS[0])
     return {
-        "scores": expand(f"{RUN}/scores/{{system}}.{split}.csv", seed=SEEDS, system=systems),
-        "hypotheses": expand(f"{first}/translations/{{system}}/{split}.{{pair}}.txt", system=systems, pair=PAIRS),
-        "references": expand(f"{EXP}/raw/{split}.{{pair}}.tgt", pair=PAIRS),
+        "scores": all_scores(systems),
+        "hypotheses": expand(f"{FIRST}/translations/{{system}}/{TABLE_SPLIT}.{{pair}}.txt", system=systems, pair=PAIRS),
+        "references": expand(f"{EXP}/raw/{TABLE_SPLIT}.{{pair}}.tgt", pair=PAIRS),
         "cards": sorted({f"{d}/model.json" for s in systems for d in model_dirs(s, SEEDS[0])}),
     }
 
@@ -259,7 +265,6 @@ def all_targets():
 
 
 # ---- figures ------------------------------------------------------------------------------------
-FIRST = RUN.format(seed=SEEDS[0])  # per-model figures (importance, allocation, curves) show the first seed
 FIG = f"{EXP}/figures"
 
 
@@ -270,42 +275,35 @@ def figure_pairs():
 def method_masks_counts():
     """The mask counts of the configured TE allocation (Figure 3)."""
     m = config["method"]
-    return f"{FIRST}/masks/multilingual/te/r{number(m['rho'])}-k{number(m['k'])}-{m['variant']}.counts.csv"
+    return masks_stem(FIRST, "multilingual", "te", number(m["rho"]), number(m["k"]), m["variant"]) + ".counts.csv"
 
 
 def all_scores(systems):
-    split = config["decode"]["splits"][-1]
-    return expand(f"{RUN}/scores/{{system}}.{split}.csv", seed=SEEDS, system=systems)
+    """The score files of ``systems`` on the reported split, for every seed."""
+    return expand(f"{RUN}/scores/{{system}}.{TABLE_SPLIT}.csv", seed=SEEDS, system=systems)
 
 
 def k_sweep_points():
-    m, sw = config["method"], config["sweeps"]
-    return [[imp, k, method_system(imp, m["rho"], k, m["variant"])] for imp in sw["importance"] for k in sw["k"]]
+    """[importance, k, system] of the k table's rows (Figure 4)."""
+    points = []
+    for row in TABLE_LAYOUT.get("k", []):
+        m = parse_method_system(row.system)
+        points.append([m["imp"], float(m["k"]), row.system])
+    return points
 
 
 def k_sweep_inputs(wildcards):
     return all_scores([p[2] for p in k_sweep_points()] + ["multilingual"])
 
 
-def erasure_runs():
-    """[label, system] of every erasure run of the first erasure seed (Figure 5)."""
-    er = config["erasure"]
-    method = expand_systems([er["system"]], config["method"])[0]
-    seed = er["seeds"][0]
-    runs = [[f"general {100 * er['general_fraction']:g}%", erasure_system(method, "general", er["general_fraction"], seed)]]
-    for pair in er["pairs"] or PAIRS:
-        runs.append([f"{pair} specific {100 * er['specific_fraction']:g}%",
-                     erasure_system(method, pair, er["specific_fraction"], seed)])
-    return runs
-
-
 def erasure_inputs(wildcards):
-    return all_scores([r[1] for r in erasure_runs()] + [base_system(erasure_runs()[0][1])])
+    runs = erasure_runs(config["erasure"]["seeds"][0])
+    return all_scores([r[1] for r in runs] + [base_system(runs[0][1])])
 
 
 def variant_runs():
-    m = config["method"]
-    return [[VARIANT_LABELS[v], method_system("te", m["rho"], m["k"], v)] for v in config["sweeps"]["variants"]]
+    """[label, system] of the variants table's rows (Figure 6)."""
+    return [[row.label, row.system] for row in TABLE_LAYOUT.get("variants", [])]
 
 
 def variants_inputs(wildcards):

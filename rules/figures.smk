@@ -99,8 +99,8 @@ rule figure_erasure:
         pdf=f"{FIG}/erasure.pdf",
         csv=f"{FIG}/erasure.csv",
     params:
-        runs=erasure_runs(),
-        reference=base_system(erasure_runs()[0][1]),
+        runs=erasure_runs(config["erasure"]["seeds"][0]),
+        reference=base_system(erasure_runs(config["erasure"]["seeds"][0])[0][1]),
         group="erased",
         ylabel="ΔBLEU over the intact Method system",
     log:

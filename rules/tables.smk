@@ -12,7 +12,7 @@ rule tables:
     params:
         layout={name: [[r.system, r.label] for r in rows] for name, rows in TABLE_LAYOUT.items()},
         pairs=PAIRS,
-        split=config["decode"]["splits"][-1],
+        split=TABLE_SPLIT,
         model_dirs={s: model_dirs(s, SEEDS[0]) for s in table_systems()},
         samples=config["sweeps"]["significance_samples"],
     log:

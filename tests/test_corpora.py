@@ -1,6 +1,5 @@
 import sqlite3
 import zipfile
-from pathlib import Path
 
 import pytest
 from make_fixtures import make_bible_wheel, make_europarl_archive, make_iwslt_archives

@@ -10,7 +10,7 @@ import torch
 from safetensors import safe_open
 from toy import make_toy_experiment
 
-from neuralloc.allocate import allocate, allocate_site, read_importance
+from neuralloc.allocate import allocate, allocate_site
 from neuralloc.data import ParallelData
 from neuralloc.importance import importance, save_importance
 from neuralloc.masking import MaskTable, erase_neurons, load_masks
@@ -228,7 +228,6 @@ def test_strict_mode_keeps_unused_parameters_bit_identical(toy, tmp_path):
 
 
 def test_masked_finetuning_resumes_to_the_same_losses(toy, tmp_path):
-    import csv
     _, _, _, model = toy
     masks = random_masks(model, PAIRS, seed=4)
     straight = _finetune(toy, tmp_path / "a", False, updates=8, masks=masks)
