@@ -23,13 +23,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import torch
 from safetensors import safe_open
-from safetensors.torch import save_file
+from safetensors.numpy import save_file
 
 from .fileio import atomic_open, atomic_path
 from .languages import Pair
-from .model import site_kind, site_side
+from .sites import KINDS, site_kind, site_side
 
 log = logging.getLogger(__name__)
 
@@ -60,11 +59,10 @@ def allocate_site(theta: np.ndarray, rho: float, k: float) -> tuple[np.ndarray, 
     return general, specific
 
 
-SITE_KINDS = ("self_attn", "cross_attn", "ffn")
 
 
 def allocate(importance: dict[str, dict[str, np.ndarray]], pairs: list[str], rho: float, k: float,
-             variant: str, site_kinds=SITE_KINDS) -> tuple[dict[str, np.ndarray], dict[str, dict[str, np.ndarray]]]:
+             variant: str, site_kinds=KINDS) -> tuple[dict[str, np.ndarray], dict[str, dict[str, np.ndarray]]]:
     """importance: pair -> site -> vector. Returns (site -> general mask, pair -> site -> mask).
     Sites of kinds not in ``site_kinds`` are left wholly general (shared by every pair)."""
     if not 0 <= rho <= 1 or not 0 <= k <= 1:
@@ -93,8 +91,8 @@ def read_importance(directory: str | Path, pairs: list[str]) -> tuple[dict[str, 
         path = Path(directory) / f"{pair}.safetensors"
         if not path.exists():
             raise FileNotFoundError(f"no importance file for pair {pair}: {path}")
-        with safe_open(str(path), framework="pt") as f:
-            out[pair] = {k: f.get_tensor(k).numpy() for k in f.keys()}
+        with safe_open(str(path), framework="np") as f:
+            out[pair] = {k: f.get_tensor(k) for k in f.keys()}
             meta = f.metadata() or meta
     sites = [set(v) for v in out.values()]
     if any(s != sites[0] for s in sites):
@@ -113,9 +111,9 @@ def mask_counts(general: dict[str, np.ndarray], masks: dict[str, dict[str, np.nd
 
 
 def write_masks(out: str | Path, general, masks, metadata: dict) -> None:
-    tensors = {f"general/{s}": torch.from_numpy(g) for s, g in general.items()}
+    tensors = {f"general/{s}": g for s, g in general.items()}
     for pair, sites in masks.items():
-        tensors.update({f"{pair}/{s}": torch.from_numpy(m) for s, m in sites.items()})
+        tensors.update({f"{pair}/{s}": m for s, m in sites.items()})
     with atomic_path(out) as tmp:
         save_file(tensors, str(tmp), metadata={k: str(v) for k, v in metadata.items()})
     rows = mask_counts(general, masks)
@@ -135,7 +133,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--rho", type=float, required=True, help="fraction of general neurons per site, in [0, 1]")
     p.add_argument("--k", type=float, required=True, help="threshold factor for specific neurons, in [0, 1]")
     p.add_argument("--variant", choices=VARIANTS, default="pair")
-    p.add_argument("--site-kinds", default=",".join(SITE_KINDS),
+    p.add_argument("--site-kinds", default=",".join(KINDS),
                    help="module kinds whose neurons are allocated (others stay general), default all")
     p.add_argument("--out", required=True, help="output masks (.safetensors); counts go beside it")
     args = p.parse_args(argv)
@@ -144,9 +142,9 @@ def main(argv: list[str] | None = None) -> None:
     try:
         importance, meta = read_importance(args.importance_dir, pairs)
         kinds = [x for x in args.site_kinds.split(",") if x]
-        unknown = set(kinds) - set(SITE_KINDS)
+        unknown = set(kinds) - set(KINDS)
         if unknown:
-            raise ValueError(f"unknown site kinds {sorted(unknown)} (allowed: {', '.join(SITE_KINDS)})")
+            raise ValueError(f"unknown site kinds {sorted(unknown)} (allowed: {', '.join(KINDS)})")
         general, masks = allocate(importance, pairs, args.rho, args.k, args.variant, kinds)
     except (FileNotFoundError, ValueError) as e:
         sys.exit(f"error: {e}")

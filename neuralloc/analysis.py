@@ -21,10 +21,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .model import site_kind, site_side
+from .sites import KINDS, site_kind, site_side
 from .tables import read_scores
-
-KINDS = ("self_attn", "cross_attn", "ffn")
 
 
 def read_counts(path: str | Path) -> pd.DataFrame:

@@ -9,9 +9,8 @@ import pandas as pd
 
 from . import analysis, plots
 from .allocate import read_importance
-from .analysis import KINDS
+from .sites import KINDS, site_kind
 from .fileio import atomic_open
-from .model import site_kind
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,8 @@ from tqdm import tqdm
 
 from .data import ParallelData, inference_batches
 from .fileio import atomic_path
-from .model import SiteContext, Transformer, site_tokens
+from .model import SiteContext, Transformer
+from .sites import site_tokens
 from .train import label_smoothed_loss
 
 log = logging.getLogger(__name__)

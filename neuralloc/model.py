@@ -342,21 +342,3 @@ class Transformer(nn.Module):
     def forward(self, src: Tensor, prev: Tensor, ctx: SiteContext = NO_SITES) -> Tensor:
         memory, mask = self.encode(src, ctx)
         return self.decode(prev, memory, mask, ctx)
-
-
-def site_side(name: str) -> str:
-    """'encoder' or 'decoder': the half of the model a site is in."""
-    return name.split(".", 1)[0]
-
-
-def site_kind(name: str) -> str:
-    """'self_attn', 'cross_attn' or 'ffn': the module a site belongs to."""
-    return name.split(".")[-2]
-
-
-def site_tokens(name: str) -> str:
-    """'source' or 'target': whose token positions a site's outputs are computed at. Cross-attention
-    keys and values are decoder sites, but computed from the encoder output at source positions."""
-    if site_side(name) == "encoder" or name.endswith(("cross_attn.k", "cross_attn.v")):
-        return "source"
-    return "target"

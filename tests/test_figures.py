@@ -126,3 +126,13 @@ def test_training_curves_read_the_log(tmp_path):
     assert loss["train (label-smoothed)"] == [5.0, 4.0]
     assert loss["dev (mean over pairs)"] == pytest.approx([4.6])
     assert [line.get_label() for line in fig.axes[1].get_lines()] == ["a"]  # b has no BLEU
+
+
+def test_allocation_and_figure_jobs_do_not_import_torch():
+    """Seven figure and seven allocation jobs of the demo each save torch's ~3 s import."""
+    import subprocess
+    import sys
+
+    code = "import sys, neuralloc.allocate, neuralloc.figures; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
