@@ -159,9 +159,11 @@ def individual_pairs(wildcards):
 
 
 def train_params(wildcards):
-    """The train section with the run's seed (and the individual overrides for an Individual model)."""
+    """The train section with the run's seed (and the individual overrides for an Individual model);
+    threads is the rule's `threads:`, not a parameter (changing it must not retrain anything)."""
     extra = config["individual"] if "pair" in wildcards.keys() else {}
-    return {**config["train"], **extra, "seed": int(wildcards.seed)}
+    train = {k: v for k, v in config["train"].items() if k != "threads"}
+    return {**train, **extra, "seed": int(wildcards.seed)}
 
 
 def model_params(wildcards):

@@ -69,7 +69,7 @@ rule finetune:
         f"{RUN}/logs/finetune/{{family}}-{{imp}}-r{{rho}}-k{{k}}-{{variant}}.log",
     benchmark:
         f"{RUN}/benchmarks/finetune/{{family}}-{{imp}}-r{{rho}}-k{{k}}-{{variant}}.tsv"
-    threads: 2
+    threads: config["train"]["threads"]
     resources:
         gpu=1,
         mem_mb=16000,

@@ -17,7 +17,7 @@ rule pretrain:
         f"{RUN}/logs/pretrain/{{arch}}.log",
     benchmark:
         f"{RUN}/benchmarks/pretrain/{{arch}}.tsv"
-    threads: 2
+    threads: config["train"]["threads"]
     resources:
         gpu=1,
         mem_mb=16000,
@@ -42,7 +42,7 @@ rule train_individual:
         f"{RUN}/logs/train_individual/{{pair}}.log",
     benchmark:
         f"{RUN}/benchmarks/train_individual/{{pair}}.tsv"
-    threads: 2
+    threads: config["train"]["threads"]
     resources:
         gpu=1,
         mem_mb=16000,
@@ -71,7 +71,7 @@ rule continue_training:
         f"{RUN}/logs/continue_training.log",
     benchmark:
         f"{RUN}/benchmarks/continue_training.tsv"
-    threads: 2
+    threads: config["train"]["threads"]
     resources:
         gpu=1,
         mem_mb=16000,
