@@ -18,9 +18,9 @@ import torch
 
 from neuralloc.checkpoint import pick_device
 from neuralloc.data import ParallelData, bucket_of, epoch_batches
-from neuralloc.decoding import decode
 from neuralloc.model import ModelConfig
 from neuralloc.train import TrainConfig, Trainer
+from neuralloc.translate import translate_data
 from neuralloc.vocab import Vocabulary
 
 PRESETS = {
@@ -42,6 +42,7 @@ def main() -> None:
     p.add_argument("--updates", type=int, default=100)
     p.add_argument("--decode-sentences", type=int, default=400)
     p.add_argument("--beam", type=int, default=4)
+    p.add_argument("--decode-max-tokens", type=int, default=8000, help="decode.max_tokens: source tokens x beam per batch")
     args = p.parse_args()
     device = pick_device("auto")
     exp = args.experiment_dir
@@ -81,16 +82,13 @@ def main() -> None:
     model = trainer.model.eval()
     test = ParallelData(exp / "data", "test", pairs[:1], vocab, 256, with_target=False)
     n = min(args.decode_sentences, len(test.src[0]))
-    for beam in (1, args.beam):
-        items = [(0, i) for i in range(n)]
+    for beam in (1, args.beam):  # the translate rule's path: length-sorted batches, post-processing
         sync(device)
         t0 = time.perf_counter()
-        for start in range(0, n, 128):
-            b = test.collate(items[start:start + 128]).to(device)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-                decode(model, b.src, vocab.bos, vocab.eos, beam=beam)
+        translate_data(model, test, 0, vocab, device, beam=beam, max_tokens=args.decode_max_tokens, limit=n, bf16=True)
         sync(device)
-        print(f"| decoding, beam {beam} ({n} sentences of {pairs[0]}) | {n / (time.perf_counter() - t0):,.1f} sentences/s |")
+        print(f"| decoding, beam {beam} ({n} sentences of {pairs[0]}, untrained: every output runs to the length limit) "
+              f"| {n / (time.perf_counter() - t0):,.1f} sentences/s |")
 
 
 if __name__ == "__main__":

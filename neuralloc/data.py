@@ -153,9 +153,10 @@ def epoch_batches(data: ParallelData, max_tokens: int, seed: int, epoch: int, mi
     return [q[i] for i in range(max(map(len, per_pair))) for q in per_pair if i < len(q)]
 
 
-def inference_batches(data: ParallelData, p: int, max_tokens: int) -> list[list[tuple[int, int]]]:
-    """Batches of one pair for decoding, sorted by source length (restore order with ``index``)."""
-    lengths = np.fromiter((len(s) for s in data.src[p]), dtype=np.int64)
+def inference_batches(data: ParallelData, p: int, max_tokens: int, limit: int | None = None) -> list[list[tuple[int, int]]]:
+    """Batches of one pair's first ``limit`` sentences (all by default) for decoding, sorted by
+    source length (restore order with ``index``)."""
+    lengths = np.fromiter((len(s) for s in data.src[p][:limit]), dtype=np.int64)
     order = np.argsort(-lengths, kind="stable")
     batches, cur, cur_max = [], [], 0
     for i in order:

@@ -301,7 +301,7 @@ class Trainer:
             n = min(self.cfg.valid_bleu_sentences, len(items))
             if n > 0:
                 hyps = translate_data(self.model, self.dev_data, p, self.vocab, self.device, beam=1,
-                                      context_for=self.context_for, limit=n)
+                                      context_for=self.context_for, limit=n, bf16=self.cfg.bf16)
                 refs = read_lines(self.raw_dir / f"dev.{pair}.tgt")[:n]
                 row["bleu"] = corpus_scores(hyps, refs)["bleu"]
             out[pair] = row

@@ -25,21 +25,22 @@ log = logging.getLogger(__name__)
 def translate_data(model: Transformer, data: ParallelData, p: int, vocab: Vocabulary, device,
                    beam: int = 4, lenpen: float = 0.6, max_len_a: float = 1.2, max_len_b: int = 10,
                    max_tokens: int = 8000, context_for: Callable[[torch.Tensor], SiteContext] | None = None,
-                   limit: int | None = None, detruecase: bool = False, progress: bool = False) -> list[str]:
+                   limit: int | None = None, detruecase: bool = False, progress: bool = False,
+                   bf16: bool = False) -> list[str]:
     """Post-processed translations of pair ``p``'s sources (the first ``limit`` of them);
-    ``context_for`` (see ``model.context_maker``) gives the SiteContext of a batch's pair ids."""
+    ``context_for`` (see ``model.context_maker``) gives the SiteContext of a batch's pair ids.
+    ``bf16``: autocast on CUDA (beam scores stay fp32); ignored on the CPU."""
     was_training = model.training
     model.eval()
-    batches = inference_batches(data, p, max_tokens // max(beam, 1))
-    if limit is not None:
-        batches = [[it for it in b if it[1] < limit] for b in batches]
-        batches = [b for b in batches if b]
-    n = limit if limit is not None else len(data.src[p])
+    device_type = torch.device(device).type
+    batches = inference_batches(data, p, max_tokens // max(beam, 1), limit)
+    n = len(data.src[p][:limit])
     out: list[str | None] = [None] * n
     for items in tqdm(batches, desc=data.pairs[p], disable=not progress or None):
         b = data.collate(items).to(device)
         ctx = context_for(b.pair) if context_for else NO_SITES
-        hyps = decode(model, b.src, vocab.bos, vocab.eos, ctx, beam, lenpen, max_len_a, max_len_b)
+        with torch.autocast(device_type, dtype=torch.bfloat16, enabled=bf16 and device_type == "cuda"):
+            hyps = decode(model, b.src, vocab.bos, vocab.eos, ctx, beam, lenpen, max_len_a, max_len_b)
         for i, ids in zip(b.index.tolist(), hyps):
             out[i] = postprocess(vocab.decode(ids), detruecase)
     model.train(was_training)
@@ -53,7 +54,7 @@ def translate_split(checkpoints: dict[str, str], data_dir: str, split: str, outp
     order. ``checkpoints`` maps each pair to its model (the same file for all but Individual), which
     is loaded once. With ``masks`` (a Method system) each pair's neuron mask is applied, after
     zeroing the neurons that ``erase`` ({"erase": "general" or a pair, "fraction", "seed"}) picks."""
-    opts = {k: decode[k] for k in ("beam", "lenpen", "max_len_a", "max_len_b", "max_tokens")}
+    opts = {k: decode[k] for k in ("beam", "lenpen", "max_len_a", "max_len_b", "max_tokens", "bf16") if k in decode}
     pair_masks = None
     if masks is not None:
         general, pair_masks, _ = load_masks(masks)

@@ -5,7 +5,7 @@ import torch
 from toy import make_toy_experiment
 
 from neuralloc.checkpoint import CheckpointError, average_checkpoints, load_checkpoint, load_model
-from neuralloc.data import ParallelData, bucket_of, epoch_batches, pair_weights
+from neuralloc.data import ParallelData, bucket_of, epoch_batches, inference_batches, pair_weights
 from neuralloc.fileio import read_lines
 from neuralloc.model import ModelConfig
 from neuralloc.scoring import corpus_scores
@@ -54,6 +54,20 @@ def test_epoch_batches_cover_every_example_once_in_few_shapes(tmp_path):
     turns = [b[0][0] for b in single]
     n = min(turns.count(0), turns.count(1))
     assert all({turns[2 * i], turns[2 * i + 1]} == {0, 1} for i in range(n))
+
+
+def test_inference_batches_take_the_first_sentences_once_longest_first(tmp_path):
+    root = make_toy_experiment(tmp_path, pairs=("en-it",), n_train=5)
+    vocab = Vocabulary.load(root / "data/dict.txt")
+    data = ParallelData(root / "data", "test", ["en-it"], vocab, 32, with_target=False)
+    n = len(data.src[0])
+    lengths = [len(s) for s in data.src[0]]
+    for limit in (None, 7, n + 10):
+        batches = inference_batches(data, 0, max_tokens=60, limit=limit)
+        items = [i for b in batches for _, i in b]
+        assert sorted(items) == list(range(min(limit or n, n)))
+        assert all(max(lengths[i] for _, i in b) * len(b) <= 60 or len(b) == 1 for b in batches)
+        assert [lengths[i] for i in items] == sorted((lengths[i] for i in items), reverse=True)
 
 
 def test_temperature_sampling_flattens_pair_shares():
