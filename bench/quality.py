@@ -1,0 +1,99 @@
+"""Quality run of the engine outside Snakemake: train one system of a config on its already
+encoded data, translate every test pair, score with sacreBLEU, print the per-pair table.
+
+For a lent GPU machine, which has neither Snakemake nor internet: pack the encoded data with
+`bench/pack_data.sh`, carry it, and call the package's entry points directly, exactly as the
+pretrain, train_individual, translate and score rules do.
+
+    python bench/quality.py configs/bible-m2m.yaml results/bible-m2m --out /tmp/quality \\
+        --set train.max_tokens=10800 --set train.max_epochs=20 --set train.valid_bleu_sentences=0
+    python bench/quality.py config.yaml results/bible-demo --out /tmp/q --set train.max_updates=20   # CPU smoke run
+
+``--system individual`` trains one bilingual model per pair instead of the Multilingual one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from neuralloc.config import deep_update, load_config
+from neuralloc.scoring import score_system
+from neuralloc.systems import model_config_for
+from neuralloc.train import run_training
+from neuralloc.translate import translate_split
+
+
+def override(assignment: str) -> dict:
+    """``a.b=value`` -> {"a": {"b": value}}, the value read as YAML."""
+    key, sep, value = assignment.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"--set wants KEY.PATH=VALUE, got {assignment!r}")
+    out: dict = {}
+    node = out
+    *parents, last = key.split(".")
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[last] = yaml.safe_load(value)
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("config", type=Path)
+    p.add_argument("experiment_dir", type=Path, help="holds data/ (encoded arrays, dict.txt) and raw/ (references)")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--system", choices=["multilingual", "individual"], default="multilingual")
+    p.add_argument("--split", default="test")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--threads", type=int, help="CPU threads (default: the config's train.threads)")
+    p.add_argument("--set", dest="overrides", type=override, action="append", default=[],
+                   help="override one config key, e.g. train.max_epochs=20 (repeatable)")
+    args = p.parse_args()
+    overrides: dict = {}
+    for o in args.overrides:
+        deep_update(overrides, o)
+    cfg = load_config(args.config, overrides)
+    pairs = cfg["pairs"]
+    data_dir, raw_dir = args.experiment_dir / "data", args.experiment_dir / "raw"
+    out = args.out / args.system
+    train = {**{k: v for k, v in cfg["train"].items() if k != "threads"}, "seed": args.seed}
+    threads = args.threads or cfg["train"]["threads"]
+
+    start = time.time()
+    if args.system == "multilingual":
+        run_training(model_config_for("multilingual", cfg["model"], cfg["baselines"], pairs), train,
+                     str(data_dir), str(raw_dir), pairs, str(out / "model"), threads)
+        checkpoints = {pair: str(out / "model/checkpoint_best.pt") for pair in pairs}
+    else:
+        train.update(cfg["individual"])
+        checkpoints = {}
+        for pair in pairs:
+            run_training(dict(cfg["model"]), train, str(data_dir), str(raw_dir), [pair], str(out / pair), threads)
+            checkpoints[pair] = str(out / pair / "checkpoint_best.pt")
+    trained = time.time() - start
+
+    hyps = {pair: str(out / f"{args.split}.{pair}.txt") for pair in pairs}
+    translate_split(checkpoints, str(data_dir), args.split, hyps, cfg["decode"], threads=threads)
+    translated = time.time() - start - trained
+    scores = out / f"scores.{args.split}.csv"
+    score_system(args.system, args.split, pairs, list(hyps.values()),
+                 [str(raw_dir / f"{args.split}.{pair}.tgt") for pair in pairs], str(scores))
+
+    table = pd.read_csv(scores)
+    summary = {"system": args.system, "config": str(args.config), "overrides": overrides,
+               "train_s": round(trained, 1), "translate_s": round(translated, 1),
+               "translate_sentences_per_s": round(float(table["sentences"].sum()) / translated, 1),
+               "average_bleu": round(float(table["bleu"].mean()), 2)}
+    print(table[["pair", "bleu", "chrf", "sentences"]].to_markdown(index=False))
+    print(json.dumps(summary))
+    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+
+
+if __name__ == "__main__":
+    main()
