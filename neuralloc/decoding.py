@@ -71,7 +71,7 @@ def beam_search(model: Transformer, src: Tensor, bos: int, eos: int, ctx: SiteCo
     memory, mask = memory.repeat_interleave(beam, 0), mask.repeat_interleave(beam, 0)
     bctx = ctx.expand(beam)
     max_len = _max_lengths(src, pad, max_len_a, max_len_b, model.cfg.max_positions)
-    steps = int(max_len.max())
+    steps, first_limit = int(max_len.max()), int(max_len.min())  # read once: no host sync per step for them
     cache = _new_cache(model)
     tokens = torch.full((n * beam, 1), bos, dtype=torch.long, device=dev)
     scores = torch.full((n, beam), float("-inf"), device=dev)
@@ -82,11 +82,11 @@ def beam_search(model: Transformer, src: Tensor, bos: int, eos: int, ctx: SiteCo
     for t in range(steps):
         lprobs = _step_logprobs(model, tokens[:, -1:], memory, mask, bctx, cache, t, bos)
         vocab = lprobs.size(-1)
-        at_limit = (t + 1 >= max_len).repeat_interleave(beam)
-        if bool(at_limit.any()):  # the last allowed step can only end the sentence
-            eos_col = lprobs[:, eos].clone()
-            lprobs[at_limit] = float("-inf")
-            lprobs[at_limit, eos] = eos_col[at_limit]
+        if t + 1 >= first_limit:  # a sentence at its last allowed step can only end
+            at_limit = (t + 1 >= max_len).repeat_interleave(beam).unsqueeze(1)
+            only_eos = torch.full_like(lprobs, float("-inf"))
+            only_eos[:, eos] = lprobs[:, eos]
+            lprobs = torch.where(at_limit, only_eos, lprobs)
         cand = (scores.view(-1, 1) + lprobs).view(n, beam * vocab)
         top_scores, top_idx = cand.topk(2 * beam, dim=1)
         top_beam, top_tok = top_idx // vocab, top_idx % vocab

@@ -103,6 +103,33 @@ def test_beam_search_respects_max_length_and_order():
         assert alone[0] == hyps[i]
 
 
+@pytest.mark.parametrize("lenpen", [0.6, 1.0])
+def test_wide_beam_finds_the_exhaustive_best(lenpen):
+    """A beam wider than every hypothesis set is exhaustive: its output must be the argmax over all
+    outputs of at most 3 steps of sum log p / len ** lenpen, here scored by full forward passes."""
+    torch.manual_seed(0)
+    vocab = 8  # pad 0, bos 1, eos 2, five real tokens
+    model = Transformer(ModelConfig(vocab_size=vocab, d_model=16, ffn_dim=24, heads=2, encoder_layers=1,
+                                    decoder_layers=2, dropout=0.0, max_positions=16)).eval()
+    src, _ = batch(n=3, s=5, vocab=vocab, seed=7)
+    real = range(3, vocab)
+    outputs = [[]] + [[a] for a in real] + [[a, b] for a in real for b in real]
+
+    def score(row, out):
+        prev = torch.tensor([[1] + out])
+        with torch.no_grad():
+            logits = model(src[row:row + 1], prev)[0].float()
+        logits[:, [0, 1]] = float("-inf")  # padding and BOS are never produced
+        logp = torch.log_softmax(logits, -1)
+        target = out + [2]
+        return float(sum(logp[i, tok] for i, tok in enumerate(target))) / len(target) ** lenpen
+
+    hyps = beam_search(model, src, bos=1, eos=2, beam=64, lenpen=lenpen, max_len_a=0.0, max_len_b=3)
+    for row in range(3):
+        best = max(outputs, key=lambda out: score(row, out))
+        assert hyps[row] == best
+
+
 def test_too_long_input_is_a_clear_error():
     model = tiny()
     with pytest.raises(ValueError, match="exceeds max_positions 40"):
