@@ -36,7 +36,10 @@ class Batch:
         return int(self.target.ne(0).sum()) if self.target.numel() else 0
 
     def to(self, device) -> "Batch":
-        return Batch(*(t.to(device, non_blocking=True) for t in (self.src, self.prev, self.target, self.pair, self.index)))
+        """The batch on ``device``; to a GPU through pinned memory, so the copy does not wait."""
+        pin = torch.device(device).type == "cuda"
+        return Batch(*((t.pin_memory() if pin else t).to(device, non_blocking=True)
+                       for t in (self.src, self.prev, self.target, self.pair, self.index)))
 
 
 class ParallelData:

@@ -45,7 +45,11 @@ def importance(model: Transformer, data: ParallelData, p: int, method: str, labe
     counts = {"source": 0, "target": 0}
     seen_target = 0
     for items in tqdm(inference_batches(data, p, max_tokens), desc=f"{data.pairs[p]} {method}", disable=not progress or None):
-        b = data.collate(items).to(device)
+        host = data.collate(items)  # token counts from the host copy: no GPU read-back per batch
+        for side, ids in (("source", host.src), ("target", host.prev)):
+            counts[side] += int(ids.ne(pad).sum())
+        seen_target += host.target_tokens
+        b = host.to(device)
         record: dict[str, torch.Tensor] = {}
         positions = {"source": b.src.ne(pad), "target": b.prev.ne(pad)}
         with torch.set_grad_enabled(method == "te"):
@@ -61,9 +65,6 @@ def importance(model: Transformer, data: ParallelData, p: int, method: str, labe
             keep = positions[site_tokens(name)].unsqueeze(-1).to(s.dtype)
             total = (s.float() * keep).sum(dim=(0, 1)).detach()
             sums[name] = total if name not in sums else sums[name] + total
-        for side, mask in positions.items():
-            counts[side] += int(mask.sum())
-        seen_target += b.target_tokens
         if token_cap is not None and seen_target >= token_cap:
             break
     out = {name: (s / max(counts[site_tokens(name)], 1)).cpu().float() for name, s in sums.items()}

@@ -231,20 +231,26 @@ class Trainer:
                 old.unlink()
 
     # ---- one update --------------------------------------------------------------------------
-    def _collate(self, items) -> Batch:
-        """Pad to the batch's bucket length, so the model sees only the bucket shapes."""
+    def _collate(self, items) -> tuple[Batch, int]:
+        """(batch on the device, its target tokens), padded to the batch's bucket length so the
+        model sees only the bucket shapes. Tokens are counted on the host: reading a count back
+        from the GPU would stall it at every update."""
         length = bucket_of(max(int(self.train_data.sizes(p)[i]) for p, i in items))
-        return self.train_data.collate(items, length).to(self.device)
+        batch = self.train_data.collate(items, length)
+        return batch.to(self.device), batch.target_tokens
 
-    def step(self, micro_batches: list[list[tuple[int, int]]]) -> tuple[float, int]:
+    def step(self, micro_batches: list[list[tuple[int, int]]]) -> tuple[torch.Tensor, int]:
         """One optimizer update over this rank's micro-batches; returns (loss per token, target
         tokens), both over all ranks. Each rank divides by the global token count and DDP
-        averages over ranks, so the gradient is that of one process over the global batch."""
+        averages over ranks, so the gradient is that of one process over the global batch.
+        The loss stays a 0-d tensor on the device (``float()`` it when logging): no host sync per
+        update on one GPU."""
         self.net.train()
-        batches = [self._collate(mb) for mb in micro_batches]
-        (ntok,) = self.world.sum(sum(b.target_tokens for b in batches), device=self.device)
+        collated = [self._collate(mb) for mb in micro_batches]
+        batches = [b for b, _ in collated]
+        (ntok,) = self.world.sum(sum(n for _, n in collated), device=self.device)
         self.optimizer.zero_grad(set_to_none=True)
-        total = 0.0
+        total = torch.zeros((), device=self.device)
         autocast = self.device.type == "cuda" and self.cfg.bf16
         for j, b in enumerate(batches):
             sync = j == len(batches) - 1 or not self.world.distributed
@@ -253,8 +259,9 @@ class Trainer:
                     logits = self.net(b.src, b.prev, self.context_for(b.pair))
                 loss, _ = label_smoothed_loss(logits, b.target, self.cfg.label_smoothing, self.vocab.pad)
                 (loss * self.world.size / ntok).backward()
-            total += float(loss.detach())
-        (total,) = self.world.sum(total, device=self.device)
+            total += loss.detach()
+        if self.world.distributed:
+            total = torch.tensor(self.world.sum(float(total), device=self.device)[0])
         if self.cfg.clip_norm > 0:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.clip_norm)
         lr = inverse_sqrt_lr(self.update + 1, self.cfg.lr, self.cfg.warmup_updates)
@@ -355,6 +362,7 @@ class Trainer:
                 window_tok += ntok
                 bar.update(1)
                 if self.update % cfg.log_interval == 0 or self.update == cfg.max_updates:
+                    loss = float(loss)
                     now = time.time()
                     tps = window_tok / max(now - window_t, 1e-9)
                     lr = self.optimizer.param_groups[0]["lr"]
