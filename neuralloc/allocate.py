@@ -59,8 +59,6 @@ def allocate_site(theta: np.ndarray, rho: float, k: float) -> tuple[np.ndarray, 
     return general, specific
 
 
-
-
 def allocate(importance: dict[str, dict[str, np.ndarray]], pairs: list[str], rho: float, k: float,
              variant: str, site_kinds=KINDS) -> tuple[dict[str, np.ndarray], dict[str, dict[str, np.ndarray]]]:
     """importance: pair -> site -> vector. Returns (site -> general mask, pair -> site -> mask).

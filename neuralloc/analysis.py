@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .sites import KINDS, site_kind, site_side
+from .sites import site_kind, site_side
 from .tables import read_scores
 
 
