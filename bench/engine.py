@@ -42,6 +42,7 @@ def main() -> None:
     p.add_argument("--updates", type=int, default=100)
     p.add_argument("--decode-sentences", type=int, default=400)
     p.add_argument("--beam", type=int, default=4)
+    p.add_argument("--compile", action="store_true", help="train.compile: torch.compile the training step")
     p.add_argument("--decode-max-tokens", type=int, default=8000, help="decode.max_tokens: source tokens x beam per batch")
     args = p.parse_args()
     device = pick_device("auto")
@@ -49,7 +50,8 @@ def main() -> None:
     vocab = Vocabulary.load(exp / "data/dict.txt")
     pairs = sorted({f.name.split(".")[1] for f in (exp / "data").glob("train.*.src.tokens.npy")})
     mcfg = ModelConfig(vocab_size=0, max_positions=256, **PRESETS[args.preset])
-    tcfg = TrainConfig(max_tokens=args.max_tokens, max_updates=10**9, warmup_updates=4000, valid_bleu_sentences=0)
+    tcfg = TrainConfig(max_tokens=args.max_tokens, max_updates=10**9, warmup_updates=4000, valid_bleu_sentences=0,
+                       compile=args.compile)
     trainer = Trainer(mcfg, tcfg, exp / "data", exp / "raw", pairs, Path("/tmp/neuralloc-bench"))
     print(f"device {device} ({torch.cuda.get_device_name() if device.type == 'cuda' else platform.processor() or platform.machine()}), "
           f"torch {torch.__version__}, threads {torch.get_num_threads()}")

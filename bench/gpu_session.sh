@@ -46,6 +46,8 @@ speed() {
   setup_device
   python3 bench/engine.py "$EXP" --preset "$PRESET" --max-tokens 10800 --updates 300 \
     --decode-sentences 1500 --decode-max-tokens 64000 2>&1 | tee "$OUT/engine.md"
+  python3 bench/engine.py "$EXP" --preset "$PRESET" --max-tokens 10800 --updates 300 --compile \
+    --decode-sentences 100 2>&1 | tee "$OUT/engine-compiled.md"
   python3 bench/method.py "$EXP" --preset "$PRESET" --max-tokens 10800 --updates 200 2>&1 | tee "$OUT/method.md"
 }
 

@@ -62,6 +62,7 @@ class TrainConfig:
     bf16: bool = True               # autocast on CUDA; CPU trains in fp32
     device: str = "auto"
     strict: bool = False            # parameters that got no gradient in an update do not move at all
+    compile: bool = False           # torch.compile the training forward/backward (same trajectory, faster steps)
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
@@ -91,7 +92,7 @@ def _fingerprint(model_cfg: ModelConfig, cfg: TrainConfig, pairs: list[str], voc
     # Keys that do not change the training trajectory may differ (validation runs in eval mode and
     # draws no random numbers), so a longer run or more frequent validation resumes.
     free = ("max_updates", "max_epochs", "device", "log_interval", "validate_interval", "valid_bleu_sentences",
-            "best_by", "keep_last")
+            "best_by", "keep_last", "compile")
     train = {k: v for k, v in asdict(cfg).items() if k not in free}
     blob = json.dumps([model_cfg.to_dict(), train, pairs, vocab_path.read_text(encoding="utf-8"), extra], sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
@@ -156,6 +157,8 @@ class Trainer:
         if self.world.distributed:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.net = torch.nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
+        if cfg.compile:  # weights stay in self.model: checkpoints are unchanged
+            self.net = torch.compile(self.net)
         self.optimizer = torch.optim.Adam(
             self.model.parameters(), lr=cfg.lr, betas=cfg.adam_betas, eps=cfg.adam_eps,
             weight_decay=cfg.weight_decay, fused=self.device.type == "cuda",

@@ -177,3 +177,22 @@ def test_rerun_after_outputs_were_removed_writes_a_best_checkpoint(tmp_path):
     t.train()
     assert (tmp_path / "m/checkpoint_best.pt").exists()
     assert "train" in (tmp_path / "m/train_log.csv").read_text()  # history restored from the checkpoint
+
+
+@pytest.mark.slow
+def test_compiled_training_step_equals_the_eager_one(tmp_path):
+    """train.compile changes speed, not results: same loss and gradients for the same batches."""
+    root = make_toy_experiment(tmp_path / "toy", pairs=("en-it", "it-en"), n_train=100)
+    args = (root / "data", root / "raw", ["en-it", "it-en"])
+    steps = {}
+    for compiled in (False, True):
+        cfg = TrainConfig(max_tokens=200, lr=1e-3, warmup_updates=5, valid_bleu_sentences=0, seed=3, compile=compiled)
+        t = Trainer(small_model(dropout=0.0), cfg, *args, tmp_path / str(compiled))
+        batch = epoch_batches(t.train_data, 200, seed=3, epoch=0)[0]
+        losses = [float(t.step([batch])[0]) for _ in range(2)]  # the second after one Adam update
+        steps[compiled] = losses, {n: p.grad.clone() for n, p in t.model.named_parameters()}
+    (eager_loss, eager_grad), (comp_loss, comp_grad) = steps[False], steps[True]
+    assert comp_loss == pytest.approx(eager_loss, rel=1e-5)
+    assert comp_grad.keys() == eager_grad.keys()
+    for name in eager_grad:
+        torch.testing.assert_close(comp_grad[name], eager_grad[name], rtol=1e-3, atol=1e-6, msg=name)
