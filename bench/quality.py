@@ -22,7 +22,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from neuralloc.config import deep_update, load_config
+from neuralloc.config import deep_update, load_config, training_settings
+from neuralloc.fileio import atomic_open
 from neuralloc.scoring import score_system
 from neuralloc.systems import model_config_for
 from neuralloc.train import run_training
@@ -62,7 +63,7 @@ def main() -> None:
     pairs = cfg["pairs"]
     data_dir, raw_dir = args.experiment_dir / "data", args.experiment_dir / "raw"
     out = args.out / args.system
-    train = {**{k: v for k, v in cfg["train"].items() if k != "threads"}, "seed": args.seed}
+    train = {**training_settings(cfg["train"]), "seed": args.seed}
     threads = args.threads or cfg["train"]["threads"]
 
     start = time.time()
@@ -74,7 +75,7 @@ def main() -> None:
         train.update(cfg["individual"])
         checkpoints = {}
         for pair in pairs:
-            run_training(dict(cfg["model"]), train, str(data_dir), str(raw_dir), [pair], str(out / pair), threads)
+            run_training(model_config_for("individual", cfg["model"], cfg["baselines"], pairs), train, str(data_dir), str(raw_dir), [pair], str(out / pair), threads)
             checkpoints[pair] = str(out / pair / "checkpoint_best.pt")
     trained = time.time() - start
 
@@ -92,7 +93,8 @@ def main() -> None:
                "average_bleu": round(float(table["bleu"].mean()), 2)}
     print(table[["pair", "bleu", "chrf", "sentences"]].to_markdown(index=False))
     print(json.dumps(summary))
-    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    with atomic_open(out / "summary.json") as f:
+        f.write(json.dumps(summary, indent=1))
 
 
 if __name__ == "__main__":

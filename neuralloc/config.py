@@ -167,3 +167,8 @@ def bible_editions(config: dict) -> dict[str, str]:
 def experiment_dir(config: dict) -> str:
     return f"{config['results_dir']}/{config['experiment']}"
 
+
+def training_settings(train: dict) -> dict:
+    """The train section as the trainer takes it: without ``threads``, which is how a job runs
+    (the rules' ``threads:``), not what it computes, so changing it retrains nothing."""
+    return {k: v for k, v in train.items() if k != "threads"}

@@ -5,7 +5,7 @@ import sys
 
 sys.path.insert(0, workflow.basedir)  # the package, even where Snakemake runs outside .venv
 
-from neuralloc.config import ConfigError, experiment_dir, validate
+from neuralloc.config import ConfigError, experiment_dir, training_settings, validate
 from neuralloc.corpora import SIDES, SPLITS, download_plan
 from neuralloc.languages import Pair, languages_of
 from neuralloc.systems import (
@@ -159,11 +159,9 @@ def individual_pairs(wildcards):
 
 
 def train_params(wildcards):
-    """The train section with the run's seed (and the individual overrides for an Individual model);
-    threads is the rule's `threads:`, not a parameter (changing it must not retrain anything)."""
+    """The train section with the run's seed (and the individual overrides for an Individual model)."""
     extra = config["individual"] if "pair" in wildcards.keys() else {}
-    train = {k: v for k, v in config["train"].items() if k != "threads"}
-    return {**train, **extra, "seed": int(wildcards.seed)}
+    return {**training_settings(config["train"]), **extra, "seed": int(wildcards.seed)}
 
 
 def model_params(wildcards):
