@@ -16,10 +16,11 @@ from pathlib import Path
 
 import torch
 
+from neuralloc import layout
 from neuralloc.checkpoint import pick_device
 from neuralloc.data import ParallelData, bucket_of, epoch_batches
 from neuralloc.model import ModelConfig
-from neuralloc.train import TrainConfig, Trainer
+from neuralloc.train import TrainConfig, experiment_trainer
 from neuralloc.translate import translate_data
 from neuralloc.vocab import Vocabulary
 
@@ -27,6 +28,11 @@ PRESETS = {
     "base": dict(d_model=512, ffn_dim=2048, heads=8, encoder_layers=6, decoder_layers=6),
     "demo": dict(d_model=64, ffn_dim=256, heads=4, encoder_layers=2, decoder_layers=2),
 }
+
+
+def experiment_pairs(exp: Path) -> list[str]:
+    """The pairs whose encoded training data an experiment directory holds."""
+    return sorted({f.name.split(".")[1] for f in (exp / "data").glob("train.*.src.tokens.npy")})
 
 
 def sync(device):
@@ -47,12 +53,12 @@ def main() -> None:
     args = p.parse_args()
     device = pick_device("auto")
     exp = args.experiment_dir
-    vocab = Vocabulary.load(exp / "data/dict.txt")
-    pairs = sorted({f.name.split(".")[1] for f in (exp / "data").glob("train.*.src.tokens.npy")})
+    vocab = Vocabulary.load(layout.vocab(str(exp)))
+    pairs = experiment_pairs(exp)
     mcfg = ModelConfig(vocab_size=0, max_positions=256, **PRESETS[args.preset])
     tcfg = TrainConfig(max_tokens=args.max_tokens, max_updates=10**9, warmup_updates=4000, valid_bleu_sentences=0,
                        compile=args.compile)
-    trainer = Trainer(mcfg, tcfg, exp / "data", exp / "raw", pairs, Path("/tmp/neuralloc-bench"))
+    trainer = experiment_trainer(exp, mcfg, tcfg, pairs, "/tmp/neuralloc-bench")
     print(f"device {device} ({torch.cuda.get_device_name() if device.type == 'cuda' else platform.processor() or platform.machine()}), "
           f"torch {torch.__version__}, threads {torch.get_num_threads()}")
     print(f"model {args.preset}: {trainer.model.num_parameters():,} parameters, vocab {len(vocab)}, pairs {len(pairs)}")
@@ -82,7 +88,7 @@ def main() -> None:
     print(f"| training, steady ({len(steady)} updates, {tok / len(steady):,.0f} target tokens each) | {rate:,.0f} target tokens/s |")
     print(f"| training, first batch of each shape | {first_rate:,.0f} target tokens/s ({rate / max(first_rate, 1e-9):.2f}x slower) |")
     model = trainer.model.eval()
-    test = ParallelData(exp / "data", "test", pairs[:1], vocab, 256, with_target=False)
+    test = ParallelData.from_experiment(exp, "test", pairs[:1], vocab, 256, with_target=False)
     n = min(args.decode_sentences, len(test.src[0]))
     for beam in (1, args.beam):  # the translate rule's path: length-sorted batches, post-processing
         sync(device)

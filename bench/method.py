@@ -18,9 +18,9 @@ from neuralloc.data import epoch_batches, inference_batches
 from neuralloc.importance import importance
 from neuralloc.masking import MaskTable
 from neuralloc.model import NO_SITES, ModelConfig
-from neuralloc.train import Trainer, TrainConfig
+from neuralloc.train import Trainer, TrainConfig, experiment_trainer
 
-from engine import PRESETS, sync
+from engine import PRESETS, experiment_pairs, sync
 
 
 def timed_steps(trainer: Trainer, batches) -> float:
@@ -40,10 +40,10 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=3)
     args = p.parse_args()
     exp = args.experiment_dir
-    pairs = sorted({f.name.split(".")[1] for f in (exp / "data").glob("train.*.src.tokens.npy")})
+    pairs = experiment_pairs(exp)
     mcfg = ModelConfig(vocab_size=0, max_positions=256, **PRESETS[args.preset])
     tcfg = TrainConfig(max_tokens=args.max_tokens, max_updates=10**9, warmup_updates=4000, valid_bleu_sentences=0)
-    trainer = Trainer(mcfg, tcfg, exp / "data", exp / "raw", pairs, Path("/tmp/neuralloc-bench-method"))
+    trainer = experiment_trainer(exp, mcfg, tcfg, pairs, "/tmp/neuralloc-bench-method")
     rng = np.random.default_rng(0)
     masks = {q: {s: rng.random(w) < 0.95 for s, w in trainer.model.site_widths().items()} for q in pairs}
     table = MaskTable(masks, pairs, trainer.device)

@@ -22,10 +22,10 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from neuralloc.config import deep_update, load_config, training_settings
+from neuralloc import layout, settings
+from neuralloc.config import deep_update, load_config
 from neuralloc.fileio import atomic_open
 from neuralloc.scoring import score_system
-from neuralloc.systems import model_config_for
 from neuralloc.train import run_training
 from neuralloc.translate import translate_split
 
@@ -60,31 +60,34 @@ def main() -> None:
     for o in args.overrides:
         deep_update(overrides, o)
     cfg = load_config(args.config, overrides)
-    pairs = cfg["pairs"]
-    data_dir, raw_dir = args.experiment_dir / "data", args.experiment_dir / "raw"
-    out = args.out / args.system
-    train = {**training_settings(cfg["train"]), "seed": args.seed}
+    pairs, exp, out = cfg["pairs"], str(args.experiment_dir), args.out / args.system
     threads = args.threads or cfg["train"]["threads"]
+    execution = settings.training_execution(cfg)
+
+    def train(job: dict, model_dir: Path) -> str:
+        """One training job, as the pretrain and train_individual rules run it."""
+        data = {f"{split}_{side}": [layout.encoded(exp, split, p, side) for p in job["pairs"]]
+                for split in ("train", "dev") for side in ("src", "tgt")}
+        run_training(**job, **data, vocab=layout.vocab(exp), dev_references=[layout.raw(exp, "dev", p, "tgt") for p in job["pairs"]],
+                     checkpoint=str(model_dir / "checkpoint_best.pt"), card=str(model_dir / "model.json"),
+                     train_log=str(model_dir / "train_log.csv"), threads=threads, execution=execution)
+        return str(model_dir / "checkpoint_best.pt")
 
     start = time.time()
     if args.system == "multilingual":
-        run_training(model_config_for("multilingual", cfg["model"], cfg["baselines"], pairs), train,
-                     str(data_dir), str(raw_dir), pairs, str(out / "model"), threads)
-        checkpoints = {pair: str(out / "model/checkpoint_best.pt") for pair in pairs}
+        checkpoints = [train(settings.pretrain(cfg, "multilingual", args.seed), out / "model")]
     else:
-        train.update(cfg["individual"])
-        checkpoints = {}
-        for pair in pairs:
-            run_training(model_config_for("individual", cfg["model"], cfg["baselines"], pairs), train, str(data_dir), str(raw_dir), [pair], str(out / pair), threads)
-            checkpoints[pair] = str(out / pair / "checkpoint_best.pt")
+        checkpoints = [train(settings.train_individual(cfg, pair, args.seed), out / pair) for pair in pairs]
     trained = time.time() - start
 
-    hyps = {pair: str(out / f"{args.split}.{pair}.txt") for pair in pairs}
-    translate_split(checkpoints, str(data_dir), args.split, hyps, cfg["decode"], threads=threads)
+    hyps = [str(out / f"{args.split}.{pair}.txt") for pair in pairs]
+    translate_split(**settings.translate(cfg, args.system), checkpoints=checkpoints, vocab=layout.vocab(exp),
+                    sources=[layout.encoded(exp, args.split, p, "src") for p in pairs], outputs=hyps, threads=threads,
+                    **settings.translate_execution(cfg))
     translated = time.time() - start - trained
     scores = out / f"scores.{args.split}.csv"
-    score_system(args.system, args.split, pairs, list(hyps.values()),
-                 [str(raw_dir / f"{args.split}.{pair}.tgt") for pair in pairs], str(scores))
+    score_system(args.system, args.split, args.seed, pairs, hyps, [layout.raw(exp, args.split, p, "tgt") for p in pairs],
+                 str(scores))
 
     table = pd.read_csv(scores)
     summary = {"system": args.system, "config": str(args.config), "overrides": overrides,

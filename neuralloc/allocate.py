@@ -8,8 +8,8 @@ and their importance Θ_u (a language's importance is the mean over its pairs):
 
 A pair's mask is true on the general neurons and on the specific neurons of its unit.
 
-    python -m neuralloc.allocate --importance-dir DIR --pairs it-en,en-it,... --rho 0.9 --k 0.7 \\
-        --variant pair --out masks.safetensors
+    python -m neuralloc.allocate --pairs it-en,en-it --importance it-en.safetensors en-it.safetensors \\
+        --rho 0.9 --k 0.7 --variant pair --out masks.safetensors
 """
 
 from __future__ import annotations
@@ -29,10 +29,9 @@ from safetensors.numpy import save_file
 from .fileio import atomic_open, atomic_path
 from .languages import Pair
 from .sites import KINDS, site_kind, site_side
+from .systems import VARIANTS
 
 log = logging.getLogger(__name__)
-
-VARIANTS = ("pair", "source", "target", "separate")
 
 
 def unit_of(pair: str, site: str, variant: str) -> str:
@@ -83,18 +82,23 @@ def allocate(importance: dict[str, dict[str, np.ndarray]], pairs: list[str], rho
     return general_masks, pair_masks
 
 
-def read_importance(directory: str | Path, pairs: list[str]) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, str]]:
+def read_importance(paths: list[str | Path], pairs: list[str]) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, str]]:
+    """pair -> site -> vector from one importance file per pair (``paths`` follow ``pairs``), and
+    the metadata of the last file."""
+    if len(paths) != len(pairs):
+        raise ValueError(f"{len(paths)} importance files for {len(pairs)} pairs ({', '.join(pairs)})")
     out, meta = {}, {}
-    for pair in pairs:
-        path = Path(directory) / f"{pair}.safetensors"
-        if not path.exists():
+    for pair, path in zip(pairs, paths):
+        if not Path(path).exists():
             raise FileNotFoundError(f"no importance file for pair {pair}: {path}")
         with safe_open(str(path), framework="np") as f:
             out[pair] = {k: f.get_tensor(k) for k in f.keys()}
             meta = f.metadata() or meta
+        if meta.get("pair", pair) != pair:
+            raise ValueError(f"{path} holds the importance of {meta['pair']}, not of {pair}")
     sites = [set(v) for v in out.values()]
     if any(s != sites[0] for s in sites):
-        raise ValueError(f"importance files in {directory} cover different sites")
+        raise ValueError(f"importance files {', '.join(map(str, paths))} cover different sites")
     return out, meta
 
 
@@ -108,49 +112,55 @@ def mask_counts(general: dict[str, np.ndarray], masks: dict[str, dict[str, np.nd
     return rows
 
 
-def write_masks(out: str | Path, general, masks, metadata: dict) -> None:
+def write_masks(out: str | Path, general, masks, metadata: dict, counts_csv: str | Path, counts_json: str | Path) -> None:
+    """The masks (``general/{site}`` and ``{pair}/{site}`` bool vectors) and their per-site counts."""
     tensors = {f"general/{s}": g for s, g in general.items()}
     for pair, sites in masks.items():
         tensors.update({f"{pair}/{s}": m for s, m in sites.items()})
     with atomic_path(out) as tmp:
         save_file(tensors, str(tmp), metadata={k: str(v) for k, v in metadata.items()})
     rows = mask_counts(general, masks)
-    stem = Path(out).with_suffix("")
-    with atomic_open(f"{stem}.counts.csv") as f:
+    with atomic_open(counts_csv) as f:
         w = csv.DictWriter(f, ["site", "pair", "width", "general", "specific"])
         w.writeheader()
         w.writerows(rows)
-    with atomic_open(f"{stem}.counts.json") as f:
+    with atomic_open(counts_json) as f:
         json.dump({"metadata": metadata, "counts": rows}, f, indent=1)
+
+
+def run_allocation(importance: list[str], pairs: list[str], rho: float, k: float, variant: str, site_kinds: list[str],
+                   masks: str, counts_csv: str, counts_json: str) -> None:
+    """Entry point of the allocate rule (and of the CLI): ``importance`` holds one file per pair."""
+    unknown = set(site_kinds) - set(KINDS)
+    if unknown:
+        raise ValueError(f"unknown site kinds {sorted(unknown)} (allowed: {', '.join(KINDS)})")
+    vectors, meta = read_importance(importance, pairs)
+    general, pair_masks = allocate(vectors, pairs, float(rho), float(k), variant, site_kinds)
+    metadata = {"rho": rho, "k": k, "variant": variant, "pairs": ",".join(pairs), "site_kinds": ",".join(site_kinds),
+                "method": meta.get("method", ""), "checkpoint_sha256": meta.get("checkpoint_sha256", "")}
+    write_masks(masks, general, pair_masks, metadata, counts_csv, counts_json)
+    share = np.mean([g.mean() for g in general.values()])
+    log.info("%d sites; %.1f%% general neurons; masks in %s", len(general), 100 * share, masks)
 
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--importance-dir", required=True, help="folder holding {pair}.safetensors importance files")
     p.add_argument("--pairs", required=True, help="comma-separated pairs, e.g. it-en,en-it")
+    p.add_argument("--importance", required=True, nargs="+", help="one importance file per pair, in the order of --pairs")
     p.add_argument("--rho", type=float, required=True, help="fraction of general neurons per site, in [0, 1]")
     p.add_argument("--k", type=float, required=True, help="threshold factor for specific neurons, in [0, 1]")
     p.add_argument("--variant", choices=VARIANTS, default="pair")
     p.add_argument("--site-kinds", default=",".join(KINDS),
                    help="module kinds whose neurons are allocated (others stay general), default all")
-    p.add_argument("--out", required=True, help="output masks (.safetensors); counts go beside it")
+    p.add_argument("--out", required=True, help="output masks (X.safetensors); counts go beside it (X.counts.csv, .json)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    pairs = [x for x in args.pairs.split(",") if x]
+    stem = args.out.removesuffix(".safetensors")
     try:
-        importance, meta = read_importance(args.importance_dir, pairs)
-        kinds = [x for x in args.site_kinds.split(",") if x]
-        unknown = set(kinds) - set(KINDS)
-        if unknown:
-            raise ValueError(f"unknown site kinds {sorted(unknown)} (allowed: {', '.join(KINDS)})")
-        general, masks = allocate(importance, pairs, args.rho, args.k, args.variant, kinds)
+        run_allocation(args.importance, [x for x in args.pairs.split(",") if x], args.rho, args.k, args.variant,
+                       [x for x in args.site_kinds.split(",") if x], args.out, f"{stem}.counts.csv", f"{stem}.counts.json")
     except (FileNotFoundError, ValueError) as e:
         sys.exit(f"error: {e}")
-    metadata = {"rho": args.rho, "k": args.k, "variant": args.variant, "pairs": ",".join(pairs), "site_kinds": ",".join(kinds),
-                "method": meta.get("method", ""), "checkpoint_sha256": meta.get("checkpoint_sha256", "")}
-    write_masks(args.out, general, masks, metadata)
-    share = np.mean([g.mean() for g in general.values()])
-    log.info("%d sites; %.1f%% general neurons; masks in %s", len(general), 100 * share, args.out)
 
 
 if __name__ == "__main__":

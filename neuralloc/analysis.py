@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .sites import site_kind, site_side
-from .tables import read_scores
+from .scoring import read_scores
 
 
 def read_counts(path: str | Path) -> pd.DataFrame:
@@ -92,7 +92,7 @@ def resolve_site(name: str, sites: list[str]) -> str:
 
 
 def read_score_files(paths: list[str | Path]) -> pd.DataFrame:
-    """Score CSVs -> system, pair, bleu, seed (the seed{N} directory each lies in)."""
+    """Score CSVs -> system, pair, bleu, seed."""
     return read_scores(paths)[["system", "pair", "bleu", "seed"]]
 
 

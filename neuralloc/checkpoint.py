@@ -68,13 +68,13 @@ def load_model(path: str | Path, vocab_size: int | None = None, map_location="cp
     return model, state
 
 
-def load_for_inference(checkpoint: str | Path, data_dir: str | Path, threads: int = 1):
+def load_for_inference(checkpoint: str | Path, vocab_path: str | Path, threads: int = 1):
     """(model in eval mode on the chosen device, vocabulary, device) for a rule's entry point."""
     from .vocab import Vocabulary
 
     torch.set_num_threads(max(1, threads))
     device = pick_device()
-    vocab = Vocabulary.load(Path(data_dir) / "dict.txt")
+    vocab = Vocabulary.load(vocab_path)
     model, _ = load_model(checkpoint, len(vocab), map_location=device)
     return model.to(device).eval(), vocab, device
 

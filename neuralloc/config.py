@@ -9,12 +9,13 @@ before any job starts.
 from __future__ import annotations
 
 import copy
-import re
 from pathlib import Path
+
 import jsonschema
 import yaml
 
 from .languages import BIBLE_EDITIONS, Pair, corpus_languages, default_bible_editions
+from .sites import STACKS, site_error
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
 
@@ -117,15 +118,13 @@ def check_semantics(config: dict) -> None:
         for i, name in enumerate(names):
             if name not in config["pairs"]:
                 problems.append(f"  {key}[{i}]: {name!r} is not one of the experiment's pairs (allowed: {', '.join(config['pairs'])})")
-    site_re = re.compile(r"(encoder|decoder)\.layers\.(-?\d+)\.(self_attn|cross_attn|ffn)\.(q|k|v|out|fc1|fc2)")
+    layers = {side: model.get(f"{side}_layers", 6) for side in STACKS}
     for i, name in enumerate(config.get("figures", {}).get("importance_sites", [])):
-        m = site_re.fullmatch(name)
-        layers = model.get(f"{m.group(1)}_layers", 6) if m else 0
-        if not m or (m.group(1) == "encoder" and m.group(3) == "cross_attn") \
-                or (m.group(3) == "ffn") != (m.group(4) in ("fc1", "fc2")) or not -layers <= int(m.group(2)) < layers:
-            problems.append(f"  figures.importance_sites[{i}]: {name!r} is not a neuron site of this model (allowed: "
-                            "encoder|decoder.layers.L.self_attn|cross_attn.q|k|v|out or .ffn.fc1|fc2, L in "
-                            "[-layers, layers); cross_attn only in the decoder)")
+        why = site_error(name, layers)
+        if why:
+            problems.append(f"  figures.importance_sites[{i}]: {name!r} is not a neuron site of this model: {why} "
+                            "(allowed: encoder|decoder.layers.L.self_attn|cross_attn.q|k|v|out or .ffn.fc1|fc2, "
+                            "L in [-layers, layers); cross_attn only in the decoder)")
     if corpus == "europarl":
         for i, name in enumerate(config["pairs"]):
             pair = Pair.parse(name)
@@ -162,13 +161,3 @@ def bible_editions(config: dict) -> dict[str, str]:
     chosen.update(config["corpus"]["bible"]["editions"])
     langs = {lang for p in config["pairs"] for lang in (Pair.parse(p).src, Pair.parse(p).tgt)}
     return {lang: chosen[lang] for lang in sorted(langs)}
-
-
-def experiment_dir(config: dict) -> str:
-    return f"{config['results_dir']}/{config['experiment']}"
-
-
-def training_settings(train: dict) -> dict:
-    """The train section as the trainer takes it: without ``threads``, which is how a job runs
-    (the rules' ``threads:``), not what it computes, so changing it retrains nothing."""
-    return {k: v for k, v in train.items() if k != "threads"}

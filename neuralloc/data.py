@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from . import layout
 from .binarized import IndexedText
 from .languages import Pair
 from .vocab import Vocabulary
@@ -43,24 +44,35 @@ class Batch:
 
 
 class ParallelData:
-    """All pairs of one split: token arrays in memory, examples addressed by (pair, index)."""
+    """All pairs of one split: token arrays in memory, examples addressed by (pair, index).
+    ``src`` and ``tgt`` are the pairs' encoded arrays (``.tokens.npy`` files), in the order of
+    ``pairs``; ``tgt`` None reads sources only (translation)."""
 
-    def __init__(self, data_dir: str | Path, split: str, pairs: list[str], vocab: Vocabulary,
-                 max_positions: int, with_target: bool = True):
+    def __init__(self, pairs: list[str], src: list[str | Path], tgt: list[str | Path] | None, vocab: Vocabulary,
+                 max_positions: int):
         self.pairs, self.vocab = list(pairs), vocab
+        if len(src) != len(self.pairs) or (tgt is not None and len(tgt) != len(self.pairs)):
+            raise ValueError(f"{len(self.pairs)} pairs but {len(src)} source and {len(tgt or [])} target arrays")
         self.src, self.tgt = [], []
-        for name in self.pairs:
-            pair = Pair.parse(name)
-            tag = vocab.tag(pair.tgt)
-            src = IndexedText(Path(data_dir) / f"{split}.{name}.src")
-            self.src.append([np.concatenate(([tag], src[i][: max_positions - 2], [vocab.eos])) for i in range(len(src))])
-            if with_target:
-                tgt = IndexedText(Path(data_dir) / f"{split}.{name}.tgt")
-                if len(tgt) != len(src):
-                    raise ValueError(f"{split}.{name}: {len(src)} source but {len(tgt)} target sentences")
-                self.tgt.append([np.asarray(tgt[i][: max_positions - 1]) for i in range(len(tgt))])
+        for p, name in enumerate(self.pairs):
+            tag = vocab.tag(Pair.parse(name).tgt)
+            s = IndexedText(src[p])
+            self.src.append([np.concatenate(([tag], s[i][: max_positions - 2], [vocab.eos])) for i in range(len(s))])
+            if tgt is not None:
+                t = IndexedText(tgt[p])
+                if len(t) != len(s):
+                    raise ValueError(f"{name}: {len(s)} source sentences in {src[p]} but {len(t)} target ones in {tgt[p]}")
+                self.tgt.append([np.asarray(t[i][: max_positions - 1]) for i in range(len(t))])
 
         self._sizes = [self._compute_sizes(p) for p in range(len(self.pairs))]
+
+    @classmethod
+    def from_experiment(cls, exp: str | Path, split: str, pairs: list[str], vocab: Vocabulary, max_positions: int,
+                        with_target: bool = True) -> "ParallelData":
+        """One split of an experiment directory (for tools and tests outside the workflow)."""
+        src = [layout.encoded(str(exp), split, p, "src") for p in pairs]
+        tgt = [layout.encoded(str(exp), split, p, "tgt") for p in pairs] if with_target else None
+        return cls(pairs, src, tgt, vocab, max_positions)
 
     def __len__(self) -> int:
         return sum(len(s) for s in self.src)

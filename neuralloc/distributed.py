@@ -27,7 +27,7 @@ import torch.distributed as dist
 from .checkpoint import pick_device
 
 log = logging.getLogger(__name__)
-ENTRY_POINTS = {"train": "neuralloc.train:run_training", "finetune": "neuralloc.finetune:run_finetune"}
+ENTRY_POINTS = {"train": "neuralloc.train:run_training"}
 
 
 @dataclass

@@ -161,6 +161,19 @@ def _manual_hint(dest: Path, sha256: str | None, failures: list[str]) -> str:
     return "\n".join(lines)
 
 
+def download_file(spec: dict, out: str | Path, retries: int, timeout_s: float) -> None:
+    """Entry point of the download rule: ``spec`` is one entry of ``corpora.download_plan``
+    (``urls``, or ``pip`` with ``index_url``; ``sha256``). Exits with the error's message."""
+    try:
+        if "pip" in spec:
+            package, version = spec["pip"].split("==")
+            pip_download(package, version, out, spec["sha256"], spec.get("index_url"), retries, timeout_s)
+        else:
+            fetch(spec["urls"], out, spec["sha256"], retries, timeout_s)
+    except DownloadError as e:
+        raise SystemExit(f"error: {e}") from None
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--out", required=True, help="final path of the file")
@@ -172,14 +185,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--timeout", type=float, default=60)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    try:
-        if args.pip:
-            package, version = args.pip.split("==")
-            pip_download(package, version, args.out, args.sha256, args.index_url, args.retries, args.timeout)
-        else:
-            fetch(args.url, args.out, args.sha256, args.retries, args.timeout)
-    except DownloadError as e:
-        sys.exit(f"error: {e}")
+    spec = {"pip": args.pip, "index_url": args.index_url} if args.pip else {"urls": args.url}
+    download_file({**spec, "sha256": args.sha256}, args.out, args.retries, args.timeout)
 
 
 if __name__ == "__main__":

@@ -24,21 +24,20 @@ from tqdm import tqdm
 
 from .data import ParallelData, inference_batches
 from .fileio import atomic_path
+from .loss import label_smoothed_loss
 from .model import SiteContext, Transformer
 from .sites import site_tokens
-from .train import label_smoothed_loss
+from .systems import IMPORTANCE
 
 log = logging.getLogger(__name__)
-
-METHODS = ("te", "av")
 
 
 def importance(model: Transformer, data: ParallelData, p: int, method: str, label_smoothing: float = 0.1,
                max_tokens: int = 4000, token_cap: int | None = None, device="cpu",
                progress: bool = False) -> tuple[dict[str, torch.Tensor], dict[str, int]]:
     """(site -> float32 importance vector, {"source": n, "target": n} tokens averaged over)."""
-    if method not in METHODS:
-        raise ValueError(f"unknown importance method {method!r} (allowed: {', '.join(METHODS)})")
+    if method not in IMPORTANCE:
+        raise ValueError(f"unknown importance method {method!r} (allowed: {', '.join(IMPORTANCE)})")
     model.eval()
     pad = model.cfg.pad_id
     sums: dict[str, torch.Tensor] = {}
@@ -76,17 +75,16 @@ def save_importance(path: str | Path, vectors: dict[str, torch.Tensor], metadata
         save_file({k: v.contiguous() for k, v in vectors.items()}, str(tmp), metadata={k: str(v) for k, v in metadata.items()})
 
 
-def run_importance(checkpoint: str, data_dir: str, pair: str, method: str, out: str, label_smoothing: float,
-                   token_cap: int | None, threads: int = 1) -> None:
-    """Entry point of the importance rule."""
+def run_importance(checkpoint: str, vocab: str, src: str, tgt: str, pair: str, method: str, out: str,
+                   label_smoothing: float, token_cap: int | None, threads: int = 1) -> None:
+    """Entry point of the importance rule: ``src`` and ``tgt`` are the pair's encoded training arrays."""
     from .checkpoint import load_for_inference
     from .fileio import sha256sum
 
-    model, vocab, device = load_for_inference(checkpoint, data_dir, threads)
-    data = ParallelData(data_dir, "train", [pair], vocab, model.cfg.max_positions)
+    model, vocabulary, device = load_for_inference(checkpoint, vocab, threads)
+    data = ParallelData([pair], [src], [tgt], vocabulary, model.cfg.max_positions)
     vectors, counts = importance(model, data, 0, method, label_smoothing, token_cap=token_cap, device=device, progress=True)
     meta = {"pair": pair, "method": method, "source_tokens": counts["source"], "target_tokens": counts["target"],
             "checkpoint_sha256": sha256sum(checkpoint)}
     save_importance(out, vectors, meta)
     log.info("%s %s: %d sites, %d source and %d target tokens", pair, method, len(vectors), counts["source"], counts["target"])
-

@@ -19,16 +19,12 @@ COLUMN_IN = 3.3
 plt.rcParams.update({"font.size": 8, "axes.titlesize": 8, "legend.fontsize": 7, "figure.dpi": 150})
 
 
-def save_figure(fig, stem: str | Path) -> list[Path]:
-    """``stem``.png and ``stem``.pdf, each written atomically."""
-    out = []
-    for fmt in ("png", "pdf"):
-        path = Path(f"{stem}.{fmt}")
+def save_figure(fig, png: str | Path, pdf: str | Path) -> None:
+    """The figure as PNG and PDF, each written atomically."""
+    for path, fmt in ((png, "png"), (pdf, "pdf")):
         with atomic_path(path) as tmp:
             fig.savefig(tmp, format=fmt, bbox_inches="tight")
-        out.append(path)
     plt.close(fig)
-    return out
 
 
 def _panels(n: int, height: float = 2.4):

@@ -10,7 +10,8 @@ from typing import Sequence
 from . import bpe as bpe_lib
 from .binarized import write_indexed
 from .fileio import read_lines, write_lines
-from .tokenization import length_filter, tokenize_lines, train_truecaser, truecase_lines
+from .tokenization import length_filter as filter_by_length
+from .tokenization import tokenize_lines, train_truecaser, truecase_lines
 from .vocab import Vocabulary
 
 log = logging.getLogger(__name__)
@@ -25,17 +26,17 @@ def _read_pair(src: str | Path, tgt: str | Path) -> tuple[list[str], list[str]]:
 
 def tokenize_pair(
     inputs: Sequence[str], outputs: Sequence[str], langs: Sequence[str], normalize_punct: bool,
-    length_filter_args: dict | None, threads: int = 1,
+    length_filter: dict | None, threads: int = 1,
 ) -> None:
-    """Tokenize both sides; ``length_filter_args`` (training data only) drops pairs by length."""
+    """Tokenize both sides; ``length_filter`` (training data only) drops pairs by length."""
     src, tgt = _read_pair(*inputs)
     src_tok = tokenize_lines(src, langs[0], normalize_punct, threads)
     tgt_tok = tokenize_lines(tgt, langs[1], normalize_punct, threads)
-    if length_filter_args is not None:
-        keep = length_filter(src_tok, tgt_tok, **length_filter_args)
-        log.info("length filter kept %d of %d pairs (%s)", len(keep), len(src_tok), length_filter_args)
+    if length_filter is not None:
+        keep = filter_by_length(src_tok, tgt_tok, **length_filter)
+        log.info("length filter kept %d of %d pairs (%s)", len(keep), len(src_tok), length_filter)
         if not keep:
-            raise ValueError(f"the length filter {length_filter_args} dropped every pair of {inputs[0]}")
+            raise ValueError(f"the length filter {length_filter} dropped every pair of {inputs[0]}")
         src_tok, tgt_tok = [src_tok[i] for i in keep], [tgt_tok[i] for i in keep]
     write_lines(outputs[0], src_tok)
     write_lines(outputs[1], tgt_tok)
@@ -52,9 +53,11 @@ def truecase_pair(inputs: Sequence[str], models: Sequence[str], outputs: Sequenc
         write_lines(out, truecase_lines(read_lines(path), str(model), threads))
 
 
-def learn_bpe(files_by_lang: dict[str, list[str]], merges: int, min_frequency: int,
-              codes: str, vocab_paths: dict[str, str]) -> None:
-    sizes = bpe_lib.learn_joint_bpe(files_by_lang, merges, min_frequency, codes, vocab_paths)
+def learn_bpe(texts: dict[str, Sequence[str]], langs: Sequence[str], merges: int, min_frequency: int,
+              codes: str, vocabs: Sequence[str]) -> None:
+    """``texts``: language -> its training files; ``vocabs`` (one per language) follow ``langs``."""
+    files_by_lang = {lang: list(texts[lang]) for lang in langs}
+    sizes = bpe_lib.learn_joint_bpe(files_by_lang, merges, min_frequency, codes, dict(zip(langs, vocabs, strict=True)))
     log.info("subword types per language: %s", sizes)
 
 
@@ -71,11 +74,12 @@ def build_vocab(inputs: Sequence[str], target_languages: Sequence[str], out: str
     log.info("vocabulary: %d entries", len(vocab))
 
 
-def encode_pair(inputs: Sequence[str], vocab_path: str, prefixes: Sequence[str]) -> None:
+def encode_pair(inputs: Sequence[str], vocab_path: str, outputs: Sequence[str]) -> None:
+    """Both sides as encoded arrays; ``outputs`` are their ``.tokens.npy`` files (offsets beside)."""
     vocab = Vocabulary.load(vocab_path)
     src, tgt = _read_pair(*inputs)
-    for lines, prefix in ((src, prefixes[0]), (tgt, prefixes[1])):
+    for lines, out in ((src, outputs[0]), (tgt, outputs[1])):
         ids = [vocab.encode(l) for l in lines]
         unk = sum(s.count(vocab.unk) for s in ids)
-        write_indexed(prefix, ids)
-        log.info("%s: %d sentences, %d tokens, %d unknown", prefix, len(ids), sum(map(len, ids)), unk)
+        write_indexed(out, ids)
+        log.info("%s: %d sentences, %d tokens, %d unknown", out, len(ids), sum(map(len, ids)), unk)

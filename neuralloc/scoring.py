@@ -22,7 +22,7 @@ def corpus_scores(hypotheses: Sequence[str], references: Sequence[str]) -> dict:
             "chrf_signature": str(chrf.get_signature()), "sentences": len(hypotheses)}
 
 
-SCORE_FIELDS = ["system", "split", "pair", "bleu", "chrf", "sentences", "bleu_signature", "chrf_signature"]
+SCORE_FIELDS = ["system", "split", "seed", "pair", "bleu", "chrf", "sentences", "bleu_signature", "chrf_signature"]
 
 
 def write_scores(rows: list[dict], path: str | Path) -> None:
@@ -33,11 +33,23 @@ def write_scores(rows: list[dict], path: str | Path) -> None:
             w.writerow({k: (f"{r[k]:.2f}" if k in ("bleu", "chrf") else r[k]) for k in SCORE_FIELDS})
 
 
-def score_system(system: str, split: str, pairs: list[str], hypotheses: list[str], references: list[str], out: str) -> None:
-    """Entry point of the score rule: one CSV row per pair, hypotheses against raw references."""
+def score_system(system: str, split: str, seed: int, pairs: list[str], hypotheses: list[str], references: list[str],
+                 out: str) -> None:
+    """Entry point of the score rule: one CSV row per pair (``hypotheses`` and ``references``
+    follow ``pairs``), hypotheses against raw references."""
     from .fileio import read_lines
 
     rows = []
-    for pair, hyp, ref in zip(pairs, hypotheses, references):
-        rows.append({"system": system, "split": split, "pair": pair, **corpus_scores(read_lines(hyp), read_lines(ref))})
+    for pair, hyp, ref in zip(pairs, hypotheses, references, strict=True):
+        rows.append({"system": system, "split": split, "seed": seed, "pair": pair,
+                     **corpus_scores(read_lines(hyp), read_lines(ref))})
     write_scores(rows, out)
+
+
+def read_scores(paths: list[str | Path]) -> "pd.DataFrame":
+    """Score CSVs (one per system, split and seed) -> one frame."""
+    import pandas as pd
+
+    if not paths:
+        raise ValueError("no score files")
+    return pd.concat([pd.read_csv(p) for p in paths], ignore_index=True)

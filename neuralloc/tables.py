@@ -12,60 +12,19 @@ from __future__ import annotations
 
 import json
 import logging
-import re
-from dataclasses import dataclass
-from pathlib import Path
 
 import pandas as pd
 from sacrebleu.metrics import BLEU
 from sacrebleu.significance import PairedTest
 
+from .design import MULTILINGUAL as BASELINE
+from .design import Row
 from .fileio import atomic_open, read_lines
 from .languages import Pair
-from .systems import label, method_system, number
+from .scoring import read_scores
 
 log = logging.getLogger(__name__)
-BASELINE = "multilingual"
 ALPHA = 0.05
-
-
-@dataclass
-class Row:
-    system: str  # the system whose scores fill the row
-    label: str   # what the table calls it
-
-
-def table_layout(systems: list[str], method: dict, sweeps: dict) -> dict[str, list[Row]]:
-    """Which systems each table shows, in order: main (the configured systems), rho (Table 3),
-    k (the k sweep, per importance) and variants (Figure 6's allocations); empty sweeps are left out."""
-    m = method
-    layout = {
-        "main": [Row(s, label(s)) for s in systems],
-        "rho": [Row(method_system("te", r, m["k"], m["variant"]), f"ρ = {number(r)}") for r in sweeps["rho"]],
-        "k": [Row(method_system(i, m["rho"], k, m["variant"]), f"{i.upper()} k = {number(k)}")
-              for i in sweeps["importance"] for k in sweeps["k"]],
-        "variants": [Row(method_system("te", m["rho"], m["k"], v), VARIANT_LABELS[v]) for v in sweeps["variants"]],
-    }
-    return {name: rows for name, rows in layout.items() if rows}
-
-
-VARIANT_LABELS = {"pair": "by pair", "source": "by source", "target": "by target", "separate": "separate enc-dec"}
-
-
-def read_scores(paths: list[str | Path]) -> pd.DataFrame:
-    """Score CSVs (one per system, split and seed) -> one frame with a ``seed`` column taken from the
-    ``seed{N}`` directory each file lies in."""
-    frames = []
-    for path in paths:
-        m = re.search(r"seed(\d+)", str(path))
-        if m is None:
-            raise ValueError(f"{path} is not under a seed{{N}} directory")
-        df = pd.read_csv(path)
-        df["seed"] = int(m.group(1))
-        frames.append(df)
-    if not frames:
-        raise ValueError("no score files")
-    return pd.concat(frames, ignore_index=True)
 
 
 def paired_bootstrap(baseline: list[str], system: list[str], references: list[str], samples: int) -> float:
@@ -167,16 +126,15 @@ def footer(signature: str, seeds: int, samples: int) -> str:
     return " ".join(parts)
 
 
-def write_table(table: pd.DataFrame, pairs: list[str], caption: str, prefix: str | Path) -> None:
-    """``prefix``.csv (numbers), .md and .tex (booktabs, caption holding the signature)."""
-    prefix = str(prefix)
-    with atomic_open(prefix + ".csv") as f:
+def write_table(table: pd.DataFrame, pairs: list[str], caption: str, csv: str, md: str, tex: str) -> None:
+    """The numbers (CSV), and the table as Markdown and LaTeX (booktabs, caption holding the signature)."""
+    with atomic_open(csv) as f:
         table.to_csv(f, index=False, float_format="%.4f")
-    with atomic_open(prefix + ".md") as f:
+    with atomic_open(md) as f:
         f.write(format_table(table, pairs, "md").to_markdown(index=False) + "\n\n" + caption + "\n")
-    tex = format_table(table, pairs, "tex").to_latex(index=False, escape=False, column_format="l" + "r" * (len(pairs) + 2))
-    body = tex.replace(r"\begin{tabular}", r"\centering" + "\n" + r"\begin{tabular}", 1)
-    with atomic_open(prefix + ".tex") as f:
+    body = format_table(table, pairs, "tex").to_latex(index=False, escape=False, column_format="l" + "r" * (len(pairs) + 2))
+    body = body.replace(r"\begin{tabular}", r"\centering" + "\n" + r"\begin{tabular}", 1)
+    with atomic_open(tex) as f:
         f.write("\\begin{table}[t]\n" + body + f"\\caption{{{latex_escape(caption)}}}\n\\end{{table}}\n")
 
 
@@ -194,26 +152,33 @@ def significance(hypotheses: dict[str, dict[str, list[str]]], references: dict[s
     return out
 
 
-def make_tables(tables: dict[str, list[Row]], pairs: list[str], split: str, score_files: list[str],
-                hypothesis_dir: str, reference_dir: str, model_dirs: dict[str, list[str]], samples: int,
-                out_dir: str) -> None:
-    """Entry point of the tables rule: every table of ``tables`` (name -> rows) under ``out_dir``."""
-    scores = read_scores(score_files)
-    scores = scores[scores["split"] == split]
+def make_tables(layout: dict[str, list[list[str]]], pairs: list[str], split: str, samples: int, scores: list[str],
+                hypotheses: list[str], hypothesis_systems: list[str], references: list[str], cards: list[str],
+                card_systems: list[str], csv: list[str], md: list[str], tex: list[str]) -> None:
+    """Entry point of the tables rule. ``layout``: table name -> [system, label] rows; the outputs
+    ``csv``, ``md`` and ``tex`` follow its tables. ``hypotheses`` (first seed) run over
+    ``hypothesis_systems`` with ``pairs`` inner; ``references`` follow ``pairs``; each model card
+    counts towards the system of ``card_systems`` at its position (Individual has one per pair)."""
+    tables = {name: [Row(system, label) for system, label in rows] for name, rows in layout.items()}
+    frame = read_scores(scores)
+    frame = frame[frame["split"] == split]
     systems = list(dict.fromkeys(r.system for rows in tables.values() for r in rows))
-    parameters = {}
-    for system in systems:
-        cards = [json.loads(Path(d, "model.json").read_text()) for d in model_dirs[system]]
-        parameters[system] = sum(c["parameters"] for c in cards)
-    references = {p: read_lines(Path(reference_dir, f"{split}.{p}.tgt")) for p in pairs}
+    parameters: dict[str, int] = {}
+    for system, card in zip(card_systems, cards, strict=True):
+        with open(card, encoding="utf-8") as f:
+            parameters[system] = parameters.get(system, 0) + json.load(f)["parameters"]
+    refs = dict(zip(pairs, (read_lines(r) for r in references), strict=True))
+    if len(hypotheses) != len(hypothesis_systems) * len(pairs):
+        raise ValueError(f"{len(hypotheses)} hypothesis files for {len(hypothesis_systems)} systems x {len(pairs)} pairs")
+    files = iter(hypotheses)
+    hyps = {s: {p: next(files) for p in pairs} for s in hypothesis_systems}
     needed = (set(systems) | {BASELINE}) if samples else set()
-    hyps = {s: {p: read_lines(Path(hypothesis_dir, s, f"{split}.{p}.txt")) for p in pairs}
-            for s in needed if (Path(hypothesis_dir, s)).exists()}
-    pvalues = significance(hyps, references, systems, samples)
-    signature = scores["bleu_signature"].iloc[0]
-    n_seeds = int(scores["seed"].nunique())
-    for name, rows in tables.items():
-        table = build_table(scores, rows, pairs, parameters, pvalues)
+    texts = {s: {p: read_lines(path) for p, path in hyps[s].items()} for s in needed if s in hyps}
+    pvalues = significance(texts, refs, systems, samples)
+    signature = frame["bleu_signature"].iloc[0]
+    n_seeds = int(frame["seed"].nunique())
+    for (name, rows), csv_path, md_path, tex_path in zip(tables.items(), csv, md, tex, strict=True):
+        table = build_table(frame, rows, pairs, parameters, pvalues)
         caption = f"{name} ({split}). " + footer(signature, n_seeds, samples if pvalues else 0)
-        write_table(table, pairs, caption, Path(out_dir) / name)
+        write_table(table, pairs, caption, csv_path, md_path, tex_path)
         log.info("table %s: %d rows", name, len(table))

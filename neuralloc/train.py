@@ -1,6 +1,7 @@
 """The training loop: token-based length-bucketed batches with pairs mixed, label-smoothed
 cross-entropy, Adam with inverse-sqrt warmup, clipping, accumulation, bf16 autocast on CUDA,
-per-pair validation (loss and BLEU), atomic resumable checkpoints and a CSV log.
+periodic validation and resumable checkpoints (``resume.py``), and the entry point of every
+training rule (pretraining, Individual models, the continued control and masked fine-tuning).
 
 A killed run resumes from ``checkpoint_last.pt`` (model, optimizer, update counter, RNG states,
 epoch and batch position) to the same losses as an uninterrupted one.
@@ -9,32 +10,28 @@ epoch and batch position) to the same losses as an uninterrupted one.
 from __future__ import annotations
 
 import contextlib
-import csv
-import hashlib
-import json
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import torch
-import torch.nn.functional as F
 from tqdm import tqdm
 
-from .checkpoint import load_checkpoint, save_checkpoint
+from . import layout
+from .checkpoint import load_checkpoint, pick_device
 from .data import Batch, ParallelData, bucket_of, epoch_batches
 from .distributed import World
-from .fileio import atomic_open, read_lines
+from .fileio import read_lines, sha256sum
+from .loss import label_smoothed_loss
 from .model import ModelConfig, SiteContext, Transformer, context_maker
-from .scoring import corpus_scores
-from .translate import translate_data
+from .resume import CsvLog, RunFiles, fingerprint, plain_config, resumable_state, save_state, write_model_card
+from .validation import selection_metric, validate
 from .vocab import Vocabulary
 
 log = logging.getLogger(__name__)
-
-LOG_FIELDS = ["kind", "update", "epoch", "pair", "loss", "bleu", "lr", "tokens_per_s", "wall_s"]
 
 
 @dataclass
@@ -79,77 +76,26 @@ def inverse_sqrt_lr(update: int, peak: float, warmup: int) -> float:
     return peak * math.sqrt(max(warmup, 1) / max(update, 1))
 
 
-def label_smoothed_loss(logits: torch.Tensor, target: torch.Tensor, eps: float, pad: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(label-smoothed loss, NLL), both summed over non-pad target tokens."""
-    flat_logits, flat_target = logits.reshape(-1, logits.size(-1)).float(), target.reshape(-1)
-    loss = F.cross_entropy(flat_logits, flat_target, ignore_index=pad, reduction="sum", label_smoothing=eps)
-    nll = F.cross_entropy(flat_logits, flat_target, ignore_index=pad, reduction="sum")
-    return loss, nll
-
-
-def _fingerprint(model_cfg: ModelConfig, cfg: TrainConfig, pairs: list[str], vocab_path: Path, extra: str) -> str:
-    """What a resumable run must share with the checkpoint it resumes (max_updates may grow)."""
-    # Keys that do not change the training trajectory may differ (validation runs in eval mode and
-    # draws no random numbers), so a longer run or more frequent validation resumes.
-    free = ("max_updates", "max_epochs", "device", "log_interval", "validate_interval", "valid_bleu_sentences",
-            "best_by", "keep_last", "compile")
-    train = {k: v for k, v in asdict(cfg).items() if k not in free}
-    blob = json.dumps([model_cfg.to_dict(), train, pairs, vocab_path.read_text(encoding="utf-8"), extra], sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-
-class CsvLog:
-    """The training log. Its rows also travel in every checkpoint, so a resumed run rewrites the
-    history up to the checkpoint even if the file was lost (Snakemake removes the outputs of a
-    killed job)."""
-
-    def __init__(self, path: Path | None, rows: list[dict] | None = None):
-        """``path`` None: rows are kept but not written (ranks other than 0)."""
-        self.path, self.rows = path, list(rows or [])
-        if path is None:
-            return
-        with atomic_open(path) as f:
-            w = csv.DictWriter(f, LOG_FIELDS)
-            w.writeheader()
-            w.writerows(self.rows)
-
-    def write(self, **row) -> None:
-        row = {k: str(row.get(k, "")) for k in LOG_FIELDS}
-        self.rows.append(row)
-        if self.path is None:
-            return
-        with open(self.path, "a", newline="") as f:
-            csv.DictWriter(f, LOG_FIELDS).writerow(row)
-
-
-def write_model_card(path: Path, model: Transformer) -> None:
-    """The model's config and exact parameter count beside its checkpoints (the tables' Para)."""
-    with atomic_open(path) as f:
-        json.dump({"parameters": model.num_parameters(), "model_config": model.cfg.to_dict()}, f, indent=1)
-
-
 class Trainer:
-    """Trains one model on the pairs of ``data_dir``; ``masks_for`` (the method) turns a batch's
-    pair ids into a SiteContext that masks each example's neurons."""
+    """Trains one model on the pairs of ``train_data``, validating on ``dev_data`` against the raw
+    ``dev_references``; ``masks_for`` (the method) turns a batch's pair ids into a SiteContext that
+    masks each example's neurons. The constructor touches no file: ``train()`` first resumes
+    ``files``' resume state, or starts from the weights of ``init`` (a checkpoint path), or from
+    scratch."""
 
-    def __init__(self, model_cfg: ModelConfig, cfg: TrainConfig, data_dir: str | Path, raw_dir: str | Path,
-                 pairs: list[str], out_dir: str | Path, init_from: str | Path | None = None,
+    def __init__(self, model_cfg: ModelConfig, cfg: TrainConfig, train_data: ParallelData, dev_data: ParallelData,
+                 dev_references: list[list[str]], files: RunFiles, init: str | Path | None = None,
                  masks_for: Callable[[torch.Tensor], SiteContext] | None = None, fingerprint_extra: str = ""):
-        self.cfg, self.pairs = cfg, list(pairs)
+        self.cfg, self.files, self.init = cfg, files, init
+        self.train_data, self.dev_data, self.dev_references = train_data, dev_data, dev_references
+        self.pairs, self.vocab = list(train_data.pairs), train_data.vocab
         self.world = World.from_env()  # one process, or one rank of a torchrun group
-        self.out_dir = Path(out_dir)
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        self.raw_dir = Path(raw_dir)
         self.device = self.world.device(cfg.device)
         if self.device.type == "cuda":
             torch.backends.cuda.enable_cudnn_sdp(False)  # ~0.5 s per new shape; see docs/benchmarks.md
             torch.backends.cuda.matmul.allow_tf32 = True
-        vocab_path = Path(data_dir) / "dict.txt"
-        self.vocab = Vocabulary.load(vocab_path)
         model_cfg.vocab_size, model_cfg.pad_id = len(self.vocab), self.vocab.pad
         self.model_cfg = model_cfg
-        self.train_data = ParallelData(data_dir, "train", pairs, self.vocab, model_cfg.max_positions)
-        self.dev_data = ParallelData(data_dir, "dev", pairs, self.vocab, model_cfg.max_positions)
         torch.manual_seed(cfg.seed)
         self.model = Transformer(model_cfg).to(self.device)
         # the module that runs forward/backward: DDP all-reduces gradients; self.model is saved
@@ -165,29 +111,51 @@ class Trainer:
         )
         # pair ids of a batch -> SiteContext: the method's masks, the routes of +TS / +Adapter
         self.context_for = context_maker(model_cfg, self.pairs, masks_for, self.device)
-        self.fingerprint = _fingerprint(model_cfg, cfg, self.pairs, vocab_path, fingerprint_extra)
+        self.fingerprint = fingerprint(model_cfg.to_dict(), plain_config(cfg), self.pairs, self.vocab.tokens,
+                                       fingerprint_extra)
         self.update, self.epoch, self.batch_in_epoch = 0, 0, 0
         self.best: float | None = None
-        self.log_rows: list[dict] = []
-        resumed = self._resume()
-        if not resumed and init_from is not None:
-            state = load_checkpoint(init_from)
-            self.model.load_state_dict(state["model"])
-            log.info("initialized from %s (fresh optimizer)", init_from)
-        if self.world.main:
-            self.csv = CsvLog(self.out_dir / "train_log.csv", self.log_rows)
-            write_model_card(self.out_dir / "model.json", self.model)
-        else:
-            self.csv = CsvLog(None, self.log_rows)
-            torch.manual_seed(cfg.seed * 1000 + self.world.rank + self.update)  # own dropout per rank
+        self.csv: CsvLog | None = None
 
-    # ---- checkpoints -----------------------------------------------------------------------
+    # ---- start, resume, save -----------------------------------------------------------------
+    def start(self) -> None:
+        """Resume, or initialize from ``init``; then (rank 0) rewrite the log and the model card."""
+        log_rows: list[dict] = []
+        state = resumable_state(self.files, self.fingerprint)
+        if state is not None:
+            self._restore(state)
+            log_rows = state.get("log_rows", [])
+        elif self.init is not None:
+            self.model.load_state_dict(load_checkpoint(self.init)["model"])
+            log.info("initialized from %s (fresh optimizer)", self.init)
+        if self.world.main:
+            self.csv = CsvLog(self.files.log, log_rows)
+            write_model_card(self.files.card, self.model.num_parameters(), self.model.cfg.to_dict())
+        else:
+            self.csv = CsvLog(None, log_rows)
+            torch.manual_seed(self.cfg.seed * 1000 + self.world.rank + self.update)  # own dropout per rank
+
+    def _restore(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.update, self.epoch, self.batch_in_epoch = state["update"], state["epoch"], state["batch_in_epoch"]
+        self.best = state["best"]
+        if not self.files.checkpoint.exists():
+            # Snakemake removes the outputs of a job it reruns: the best weights are gone, so the
+            # best score must go too, or no new checkpoint_best.pt would ever be written.
+            self.best = None
+        torch.set_rng_state(state["rng_cpu"])
+        if state["rng_cuda"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["rng_cuda"])
+        log.info("resumed from %s at update %d (epoch %d, batch %d)", self.files.last, self.update, self.epoch,
+                 self.batch_in_epoch)
+
     def _state(self) -> dict:
         return {
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "model_config": self.model_cfg.to_dict(),
-            "train_config": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self.cfg).items()},
+            "train_config": plain_config(self.cfg),
             "pairs": self.pairs,
             "update": self.update, "epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch,
             "best": self.best, "fingerprint": self.fingerprint, "log_rows": self.csv.rows,
@@ -195,43 +163,9 @@ class Trainer:
             "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
         }
 
-    def _resume(self) -> bool:
-        path = self.out_dir / "checkpoint_last.pt"
-        if not path.exists():
-            return False
-        state = load_checkpoint(path)
-        if state.get("fingerprint") != self.fingerprint:
-            stale = path.with_name("checkpoint_last.stale.pt")
-            path.replace(stale)
-            log.warning("%s belongs to another configuration; moved to %s and starting afresh", path, stale)
-            return False
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.update, self.epoch, self.batch_in_epoch = state["update"], state["epoch"], state["batch_in_epoch"]
-        self.best = state["best"]
-        if not (self.out_dir / "checkpoint_best.pt").exists():
-            # Snakemake removes the outputs of a job it reruns: the best weights are gone, so the
-            # best score must go too, or no new checkpoint_best.pt would ever be written.
-            self.best = None
-        self.log_rows = state.get("log_rows", [])
-        torch.set_rng_state(state["rng_cpu"])
-        if state["rng_cuda"] and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state["rng_cuda"])
-        log.info("resumed from %s at update %d (epoch %d, batch %d)", path, self.update, self.epoch, self.batch_in_epoch)
-        return True
-
     def save(self, best: bool) -> None:
-        if not self.world.main:
-            return
-        state = self._state()
-        save_checkpoint(state, self.out_dir / "checkpoint_last.pt")
-        if best:
-            save_checkpoint(state, self.out_dir / "checkpoint_best.pt")
-        if self.cfg.keep_last > 0:
-            save_checkpoint(state, self.out_dir / f"checkpoint{self.update}.pt")
-            kept = sorted(self.out_dir.glob("checkpoint[0-9]*.pt"), key=lambda p: int(p.stem[len("checkpoint"):]))
-            for old in kept[: -self.cfg.keep_last]:
-                old.unlink()
+        if self.world.main:
+            save_state(self._state(), self.files, best, self.cfg.keep_last)
 
     # ---- one update --------------------------------------------------------------------------
     def _collate(self, items) -> tuple[Batch, int]:
@@ -295,28 +229,6 @@ class Trainer:
                 st.copy_(torch.where(z, o, st))
 
     # ---- validation --------------------------------------------------------------------------
-    @torch.no_grad()
-    def validate(self) -> dict[str, dict[str, float]]:
-        self.model.eval()
-        out = {}
-        for p, pair in enumerate(self.pairs):
-            loss_sum, ntok = 0.0, 0
-            items = [(p, i) for i in range(len(self.dev_data.src[p]))]
-            for start in range(0, len(items), 64):
-                b = self.dev_data.collate(items[start:start + 64]).to(self.device)
-                logits = self.model(b.src, b.prev, self.context_for(b.pair))
-                _, nll = label_smoothed_loss(logits, b.target, 0.0, self.vocab.pad)
-                loss_sum, ntok = loss_sum + float(nll), ntok + b.target_tokens
-            row = {"loss": loss_sum / max(ntok, 1)}
-            n = min(self.cfg.valid_bleu_sentences, len(items))
-            if n > 0:
-                hyps = translate_data(self.model, self.dev_data, p, self.vocab, self.device, beam=1,
-                                      context_for=self.context_for, limit=n, bf16=self.cfg.bf16)
-                refs = read_lines(self.raw_dir / f"dev.{pair}.tgt")[:n]
-                row["bleu"] = corpus_scores(hyps, refs)["bleu"]
-            out[pair] = row
-        return out
-
     def _validate_and_save(self, wall: float) -> None:
         """Rank 0 validates and writes the checkpoints; the other ranks wait for it."""
         if self.world.main:
@@ -324,14 +236,12 @@ class Trainer:
         self.world.barrier()
 
     def _validate_and_save_main(self, wall: float) -> None:
-        results = self.validate()
+        results = validate(self.model, self.dev_data, self.dev_references, self.device, self.context_for,
+                           self.cfg.valid_bleu_sentences, self.cfg.bf16)
         for pair, r in results.items():
             self.csv.write(kind="valid", update=self.update, epoch=self.epoch, pair=pair,
                            loss=f"{r['loss']:.4f}", bleu=f"{r['bleu']:.2f}" if "bleu" in r else "", wall_s=f"{wall:.1f}")
-        if self.cfg.best_by == "bleu" and all("bleu" in r for r in results.values()):
-            metric = -sum(r["bleu"] for r in results.values()) / len(results)
-        else:
-            metric = sum(r["loss"] for r in results.values()) / len(results)
+        metric = selection_metric(results, self.cfg.best_by)
         is_best = self.best is None or metric < self.best
         if is_best:
             self.best = metric
@@ -343,6 +253,8 @@ class Trainer:
     # ---- the loop ------------------------------------------------------------------------------
     def train(self) -> None:
         cfg = self.cfg
+        if self.csv is None:
+            self.start()
         log.info("model: %s parameters; device %s; %d training examples over %d pairs",
                  f"{self.model.num_parameters():,}", self.device, len(self.train_data), len(self.pairs))
         start = time.time()
@@ -388,9 +300,54 @@ class Trainer:
         log.info("done: %d updates in %.1f s", self.update, time.time() - start)
 
 
-def run_training(model: dict, train: dict, data_dir: str, raw_dir: str, pairs: list[str], out_dir: str,
-                 threads: int = 1) -> None:
-    """Entry point of the pretrain and train_individual rules."""
+def run_training(model: dict, train: dict, pairs: list[str], vocab: str, train_src: list[str], train_tgt: list[str],
+                 dev_src: list[str], dev_tgt: list[str], dev_references: list[str], checkpoint: str, card: str,
+                 train_log: str, init: str | None = None, masks: str | None = None, threads: int = 1,
+                 execution: dict | None = None) -> None:
+    """Entry point of every training rule: pretrain, train_individual, continue_training (``init``)
+    and finetune (``init`` and ``masks``). The array lists (``.tokens.npy`` files) and the dev
+    references follow ``pairs``; ``execution`` holds the settings that change how the job runs,
+    not what it computes (device, log interval, compile, kept checkpoints)."""
+    from .masking import MaskTable, load_masks
+
     torch.set_num_threads(max(1, threads))
-    trainer = Trainer(ModelConfig(vocab_size=0, **model), TrainConfig.from_dict(train), data_dir, raw_dir, pairs, out_dir)
+    cfg = TrainConfig.from_dict({**train, **(execution or {})})
+    vocabulary = Vocabulary.load(vocab)
+    model_cfg = ModelConfig(vocab_size=len(vocabulary), pad_id=vocabulary.pad, **model)
+    train_data = ParallelData(pairs, train_src, train_tgt, vocabulary, model_cfg.max_positions)
+    dev_data = ParallelData(pairs, dev_src, dev_tgt, vocabulary, model_cfg.max_positions)
+    table = None
+    if masks is not None:
+        _, pair_masks, meta = load_masks(masks, pairs)
+        table = MaskTable(pair_masks, pairs, pick_device(cfg.device))
+        log.info("masks %s (%s): each pair keeps %.1f%% of the neurons on average", masks, meta, 100 * table.active_share())
+    trainer = Trainer(model_cfg, cfg, train_data, dev_data, [read_lines(r) for r in dev_references],
+                      RunFiles.of(checkpoint, card, train_log), init=init, masks_for=table,
+                      fingerprint_extra=sha256sum(masks) if masks else "")
     trainer.train()
+
+
+def experiment_trainer(exp: str | Path, model_cfg: ModelConfig, cfg: TrainConfig, pairs: list[str], out_dir: str | Path,
+                       **kwargs) -> Trainer:
+    """A Trainer on an experiment directory's train and dev data, writing its run into ``out_dir``
+    (for tools and tests outside the workflow; ``kwargs`` go to ``Trainer``)."""
+    exp, out_dir, pairs = str(exp), Path(out_dir), list(pairs)
+    vocabulary = Vocabulary.load(layout.vocab(exp))
+    data = {split: ParallelData.from_experiment(exp, split, pairs, vocabulary, model_cfg.max_positions)
+            for split in ("train", "dev")}
+    references = [read_lines(layout.raw(exp, "dev", p, "tgt")) for p in pairs]
+    files = RunFiles(out_dir / "checkpoint_best.pt", out_dir / "model.json", out_dir / "train_log.csv")
+    return Trainer(model_cfg, cfg, data["train"], data["dev"], references, files, **kwargs)
+
+
+def declared_files(input, output) -> dict:
+    """The files a training rule declares (Snakemake's named ``input`` and ``output``), as
+    ``run_training``'s arguments: plain strings and lists, so that they travel to torchrun as JSON."""
+    names = ("vocab", "train_src", "train_tgt", "dev_src", "dev_tgt", "dev_references", "init", "masks",
+             "checkpoint", "card", "train_log")
+    out = {}
+    for name in names:
+        value = input.get(name) if name in input.keys() else output.get(name)
+        if value is not None:
+            out[name] = str(value) if isinstance(value, str) else [str(v) for v in value]
+    return out

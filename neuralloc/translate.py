@@ -47,14 +47,19 @@ def translate_data(model: Transformer, data: ParallelData, p: int, vocab: Vocabu
     return [o if o is not None else "" for o in out]
 
 
-def translate_split(checkpoints: dict[str, str], data_dir: str, split: str, outputs: dict[str, str], decode: dict,
-                    detruecase: bool = False, masks: str | None = None, erase: dict | None = None,
-                    threads: int = 1) -> None:
+def translate_split(pairs: list[str], checkpoints: list[str], vocab: str, sources: list[str], outputs: list[str],
+                    decode: dict, detruecase: bool = False, masks: str | None = None, erase: dict | None = None,
+                    threads: int = 1, max_tokens: int = 8000) -> None:
     """Entry point of the translate rule: every pair of one system and split, hypotheses in input
-    order. ``checkpoints`` maps each pair to its model (the same file for all but Individual), which
-    is loaded once. With ``masks`` (a Method system) each pair's neuron mask is applied, after
-    zeroing the neurons that ``erase`` ({"erase": "general" or a pair, "fraction", "seed"}) picks."""
-    opts = {k: decode[k] for k in ("beam", "lenpen", "max_len_a", "max_len_b", "max_tokens", "bf16") if k in decode}
+    order. ``sources`` (encoded ``.tokens.npy``) and ``outputs`` follow ``pairs``; ``checkpoints``
+    holds one model for every pair, or one per pair (Individual); each is loaded once. With
+    ``masks`` (a Method system) each pair's neuron mask is applied, after zeroing the neurons that
+    ``erase`` ({"erase": "general" or a pair, "fraction", "seed"}) picks. ``max_tokens`` sets the
+    batch size only."""
+    if len(checkpoints) not in (1, len(pairs)):
+        raise ValueError(f"{len(checkpoints)} checkpoints for {len(pairs)} pairs: give one, or one per pair")
+    checkpoints = list(checkpoints) * len(pairs) if len(checkpoints) == 1 else list(checkpoints)
+    opts = {k: decode[k] for k in ("beam", "lenpen", "max_len_a", "max_len_b", "bf16") if k in decode}
     pair_masks = None
     if masks is not None:
         general, pair_masks, _ = load_masks(masks)
@@ -62,14 +67,14 @@ def translate_split(checkpoints: dict[str, str], data_dir: str, split: str, outp
             which = None if erase["erase"] == "general" else erase["erase"]
             pair_masks = erase_neurons(general, pair_masks, float(erase["fraction"]), int(erase["seed"]), which)
     loaded = None
-    for pair, out in outputs.items():
-        if loaded is None or loaded[0] != checkpoints[pair]:
-            loaded = (checkpoints[pair], *load_for_inference(checkpoints[pair], data_dir, threads))
-        _, model, vocab, device = loaded
-        data = ParallelData(data_dir, split, [pair], vocab, model.cfg.max_positions, with_target=False)
+    for pair, checkpoint, source, out in zip(pairs, checkpoints, sources, outputs):
+        if loaded is None or loaded[0] != checkpoint:
+            loaded = (checkpoint, *load_for_inference(checkpoint, vocab, threads))
+        _, model, vocabulary, device = loaded
+        data = ParallelData([pair], [source], None, vocabulary, model.cfg.max_positions)
         masks_for = MaskTable(pair_masks, [pair], device) if pair_masks is not None else None
         context_for = context_maker(model.cfg, [pair], masks_for, device)
-        hyps = translate_data(model, data, 0, vocab, device, detruecase=detruecase, progress=True,
-                              context_for=context_for, **opts)
+        hyps = translate_data(model, data, 0, vocabulary, device, detruecase=detruecase, progress=True,
+                              context_for=context_for, max_tokens=max_tokens, **opts)
         write_lines(out, hyps)
-        log.info("%s %s: %d sentences translated with %s", pair, split, len(hyps), checkpoints[pair])
+        log.info("%s: %d sentences of %s translated with %s", pair, len(hyps), source, checkpoint)

@@ -3,15 +3,12 @@
 
 rule learn_bpe:
     input:
-        bpe_train_inputs(),
+        unpack(bpe_train_inputs),
     output:
-        codes=f"{EXP}/bpe/codes",
-        vocabs=list(bpe_vocab_paths().values()),
+        codes=layout.bpe_codes(EXP),
+        vocabs=[layout.bpe_vocab(EXP, lang) for lang in LANGS],
     params:
-        files_by_lang=bpe_inputs_by_lang(),
-        vocab_paths=bpe_vocab_paths(),
-        merges=config["bpe"]["merges"],
-        min_frequency=config["bpe"]["min_frequency"],
+        settings=settings.learn_bpe(config),
     log:
         f"{EXP}/logs/learn_bpe.log",
     benchmark:
@@ -29,10 +26,10 @@ rule apply_bpe:
     input:
         unpack(bpe_apply_inputs),
     output:
-        src=f"{EXP}/bpe/{{split}}.{{pair}}.src",
-        tgt=f"{EXP}/bpe/{{split}}.{{pair}}.tgt",
+        src=layout.text(EXP, "bpe", "{split}", "{pair}", "src"),
+        tgt=layout.text(EXP, "bpe", "{split}", "{pair}", "tgt"),
     params:
-        threshold=config["bpe"]["vocab_threshold"],
+        settings=settings.apply_bpe(config),
     log:
         f"{EXP}/logs/apply_bpe/{{split}}.{{pair}}.log",
     benchmark:

@@ -1,12 +1,10 @@
-# Stage 1: fetch the corpus files into the download cache shared by all experiments.
+# Stage 1: fetch the corpus files into the download cache shared by all experiments. A file's
+# name (package and version) is its identity: mirrors, retries and timeouts are no params.
 
 
 rule download:
     output:
-        f"{DL}/{{file}}",
-    params:
-        spec=download_spec,
-        options={k: config["download"][k] for k in ("retries", "timeout_s")},
+        layout.download(DL, "{file}"),
     log:
         f"{DL}/logs/{{file}}.log",
     benchmark:

@@ -4,11 +4,11 @@
 
 rule build_vocab:
     input:
-        expand(f"{EXP}/bpe/train.{{pair}}.{{side}}", pair=PAIRS, side=SIDES),
+        [layout.text(EXP, "bpe", "train", pair, side) for pair in PAIRS for side in SIDES],
     output:
-        f"{EXP}/data/dict.txt",
+        layout.vocab(EXP),
     params:
-        target_languages=TARGET_LANGS,
+        settings=settings.build_vocab(config),
     log:
         f"{EXP}/logs/build_vocab.log",
     benchmark:
@@ -24,16 +24,12 @@ rule build_vocab:
 
 rule encode:
     input:
-        src=f"{EXP}/bpe/{{split}}.{{pair}}.src",
-        tgt=f"{EXP}/bpe/{{split}}.{{pair}}.tgt",
-        vocab=f"{EXP}/data/dict.txt",
+        unpack(pair_texts("bpe")),
+        vocab=rules.build_vocab.output[0],
     output:
-        expand(
-            f"{EXP}/data/{{{{split}}}}.{{{{pair}}}}.{{side}}.{{kind}}.npy",
-            side=SIDES, kind=("tokens", "offsets"),
-        ),
-    params:
-        prefixes=encoded_prefixes,
+        src=layout.encoded(EXP, "{split}", "{pair}", "src"),
+        tgt=layout.encoded(EXP, "{split}", "{pair}", "tgt"),
+        offsets=[layout.encoded(EXP, "{split}", "{pair}", side, "offsets") for side in SIDES],
     log:
         f"{EXP}/logs/encode/{{split}}.{{pair}}.log",
     benchmark:

@@ -1,19 +1,17 @@
-# Stage 7: beam-search translation (one job per system and split: the model is loaded once) (post-processed back to raw text) and sacreBLEU scores.
+# Stage 7: beam-search translation (one job per system and split: the model is loaded once),
+# post-processed back to raw text, and sacreBLEU scores.
 
 
 rule translate:
     input:
         unpack(translate_inputs),
-        vocab=f"{EXP}/data/dict.txt",
-        src=expand(f"{EXP}/data/{{{{split}}}}.{{pair}}.src.tokens.npy", pair=PAIRS),
-        offsets=expand(f"{EXP}/data/{{{{split}}}}.{{pair}}.src.offsets.npy", pair=PAIRS),
+        vocab=rules.build_vocab.output[0],
+        sources=[layout.encoded(EXP, "{split}", pair, "src") for pair in PAIRS],
+        offsets=[layout.encoded(EXP, "{split}", pair, "src", "offsets") for pair in PAIRS],
     output:
-        expand(f"{RUN}/translations/{{{{system}}}}/{{{{split}}}}.{{pair}}.txt", pair=PAIRS, allow_missing=True),
+        [layout.translations(RUN, "{system}", "{split}", pair) for pair in PAIRS],
     params:
-        pairs=PAIRS,
-        decode=config["decode"],
-        detruecase=PRE["truecase"],
-        erase=erasure_params,
+        settings=translate_settings,
     log:
         f"{RUN}/logs/translate/{{system}}.{{split}}.log",
     benchmark:
@@ -30,12 +28,12 @@ rule translate:
 
 rule score:
     input:
-        hypotheses=expand(f"{RUN}/translations/{{{{system}}}}/{{{{split}}}}.{{pair}}.txt", pair=PAIRS, allow_missing=True),
-        references=expand(f"{EXP}/raw/{{{{split}}}}.{{pair}}.tgt", pair=PAIRS),
+        hypotheses=rules.translate.output,
+        references=[layout.raw(EXP, "{split}", pair, "tgt") for pair in PAIRS],
     output:
-        f"{RUN}/scores/{{system}}.{{split}}.csv",
+        layout.scores(RUN, "{system}", "{split}"),
     params:
-        pairs=PAIRS,
+        settings=score_settings,
     log:
         f"{RUN}/logs/score/{{system}}.{{split}}.log",
     benchmark:

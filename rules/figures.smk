@@ -4,13 +4,12 @@
 
 rule figure_importance:
     input:
-        expand(f"{FIRST}/importance/multilingual/te/{{pair}}.safetensors", pair=figure_pairs()),
+        [layout.importance(FIRST, "multilingual", "te", pair) for pair in design.figure_pairs(config)],
     output:
-        png=report(f"{FIG}/importance.png", caption="../report/importance.rst", category="Figures"),
-        pdf=f"{FIG}/importance.pdf",
+        png=report(layout.figure(EXP, "importance", "png"), caption="../report/importance.rst", category="Figures"),
+        pdf=layout.figure(EXP, "importance", "pdf"),
     params:
-        pairs=figure_pairs(),
-        sites=config["figures"]["importance_sites"],
+        settings=settings.figure_importance(config),
     log:
         f"{EXP}/logs/figures/importance.log",
     benchmark:
@@ -26,13 +25,13 @@ rule figure_importance:
 
 rule figure_importance_correlation:
     input:
-        expand(f"{FIRST}/importance/multilingual/te/{{pair}}.safetensors", pair=PAIRS),
+        [layout.importance(FIRST, "multilingual", "te", pair) for pair in PAIRS],
     output:
-        png=report(f"{FIG}/importance_correlation.png", caption="../report/importance_correlation.rst", category="Figures"),
-        pdf=f"{FIG}/importance_correlation.pdf",
-        csv=f"{FIG}/importance_correlation.csv",
+        png=report(layout.figure(EXP, "importance_correlation", "png"), caption="../report/importance_correlation.rst", category="Figures"),
+        pdf=layout.figure(EXP, "importance_correlation", "pdf"),
+        csv=layout.figure(EXP, "importance_correlation", "csv"),
     params:
-        pairs=PAIRS,
+        settings=settings.figure_importance_correlation(config),
     log:
         f"{EXP}/logs/figures/importance_correlation.log",
     benchmark:
@@ -43,19 +42,19 @@ rule figure_importance_correlation:
     conda:
         "../envs/neuralloc.yaml"
     script:
-        "../workflow_scripts/figure_correlation.py"
+        "../workflow_scripts/figure_importance_correlation.py"
 
 
 rule figure_allocation:
     input:
-        method_masks_counts(),
+        figure_allocation_counts(),
     output:
-        lscore_png=report(f"{FIG}/lscore.png", caption="../report/lscore.rst", category="Figures"),
-        lscore_pdf=f"{FIG}/lscore.pdf",
-        lscore_csv=f"{FIG}/lscore.csv",
-        mscore_png=report(f"{FIG}/mscore.png", caption="../report/mscore.rst", category="Figures"),
-        mscore_pdf=f"{FIG}/mscore.pdf",
-        mscore_csv=f"{FIG}/mscore.csv",
+        lscore_png=report(layout.figure(EXP, "lscore", "png"), caption="../report/lscore.rst", category="Figures"),
+        lscore_pdf=layout.figure(EXP, "lscore", "pdf"),
+        lscore_csv=layout.figure(EXP, "lscore", "csv"),
+        mscore_png=report(layout.figure(EXP, "mscore", "png"), caption="../report/mscore.rst", category="Figures"),
+        mscore_pdf=layout.figure(EXP, "mscore", "pdf"),
+        mscore_csv=layout.figure(EXP, "mscore", "csv"),
     log:
         f"{EXP}/logs/figures/allocation.log",
     benchmark:
@@ -71,13 +70,13 @@ rule figure_allocation:
 
 rule figure_k_sweep:
     input:
-        k_sweep_inputs,
+        all_scores([p[2] for p in design.k_sweep_points(config)] + [design.MULTILINGUAL]),
     output:
-        png=report(f"{FIG}/k_sweep.png", caption="../report/k_sweep.rst", category="Figures"),
-        pdf=f"{FIG}/k_sweep.pdf",
-        csv=f"{FIG}/k_sweep.csv",
+        png=report(layout.figure(EXP, "k_sweep", "png"), caption="../report/k_sweep.rst", category="Figures"),
+        pdf=layout.figure(EXP, "k_sweep", "pdf"),
+        csv=layout.figure(EXP, "k_sweep", "csv"),
     params:
-        points=k_sweep_points(),
+        settings=settings.figure_k_sweep(config),
     log:
         f"{EXP}/logs/figures/k_sweep.log",
     benchmark:
@@ -93,16 +92,13 @@ rule figure_k_sweep:
 
 rule figure_erasure:
     input:
-        erasure_inputs,
+        erasure_figure_scores(),
     output:
-        png=report(f"{FIG}/erasure.png", caption="../report/erasure.rst", category="Figures"),
-        pdf=f"{FIG}/erasure.pdf",
-        csv=f"{FIG}/erasure.csv",
+        png=report(layout.figure(EXP, "erasure", "png"), caption="../report/erasure.rst", category="Figures"),
+        pdf=layout.figure(EXP, "erasure", "pdf"),
+        csv=layout.figure(EXP, "erasure", "csv"),
     params:
-        runs=erasure_runs(config["erasure"]["seeds"][0]),
-        reference=base_system(erasure_runs(config["erasure"]["seeds"][0])[0][1]),
-        group="erased",
-        ylabel="ΔBLEU over the intact Method system",
+        settings=settings.figure_erasure(config),
     log:
         f"{EXP}/logs/figures/erasure.log",
     benchmark:
@@ -113,21 +109,18 @@ rule figure_erasure:
     conda:
         "../envs/neuralloc.yaml"
     script:
-        "../workflow_scripts/figure_bars.py"
+        "../workflow_scripts/figure_erasure.py"
 
 
 rule figure_variants:
     input:
-        variants_inputs,
+        all_scores([r[1] for r in design.variant_runs(config)] + [design.MULTILINGUAL]),
     output:
-        png=report(f"{FIG}/variants.png", caption="../report/variants.rst", category="Figures"),
-        pdf=f"{FIG}/variants.pdf",
-        csv=f"{FIG}/variants.csv",
+        png=report(layout.figure(EXP, "variants", "png"), caption="../report/variants.rst", category="Figures"),
+        pdf=layout.figure(EXP, "variants", "pdf"),
+        csv=layout.figure(EXP, "variants", "csv"),
     params:
-        runs=variant_runs(),
-        reference="multilingual",
-        group="allocation",
-        ylabel="ΔBLEU over Multilingual",
+        settings=settings.figure_variants(config),
     log:
         f"{EXP}/logs/figures/variants.log",
     benchmark:
@@ -138,20 +131,17 @@ rule figure_variants:
     conda:
         "../envs/neuralloc.yaml"
     script:
-        "../workflow_scripts/figure_bars.py"
+        "../workflow_scripts/figure_variants.py"
 
 
 rule figure_training_curves:
     input:
-        [f"{d}/train_log.csv" for d in curve_models().values()],
+        [layout.model_file(FIRST, m, "train_log.csv") for m in design.curve_models(config)],
     output:
-        png=[
-            report(f"{FIG}/training_curves_{m}.png", caption="../report/training_curves.rst", category="Training")
-            for m in curve_models()
-        ],
-        pdf=[f"{FIG}/training_curves_{m}.pdf" for m in curve_models()],
+        png=[report(path, caption="../report/training_curves.rst", category="Training") for path in curve_figures("png")],
+        pdf=curve_figures("pdf"),
     params:
-        models=list(curve_models()),
+        settings=settings.figure_training_curves(config),
     log:
         f"{EXP}/logs/figures/training_curves.log",
     benchmark:
@@ -162,4 +152,4 @@ rule figure_training_curves:
     conda:
         "../envs/neuralloc.yaml"
     script:
-        "../workflow_scripts/figure_training.py"
+        "../workflow_scripts/figure_training_curves.py"

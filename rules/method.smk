@@ -5,16 +5,15 @@
 
 rule importance:
     input:
-        checkpoint=f"{RUN}/models/{{arch}}/checkpoint_best.pt",
-        vocab=f"{EXP}/data/dict.txt",
-        arrays=expand(
-            f"{EXP}/data/train.{{{{pair}}}}.{{side}}.{{kind}}.npy", side=SIDES, kind=("tokens", "offsets")
-        ),
+        checkpoint=rules.pretrain.output.checkpoint,
+        vocab=rules.build_vocab.output[0],
+        src=layout.encoded(EXP, "train", "{pair}", "src"),
+        tgt=layout.encoded(EXP, "train", "{pair}", "tgt"),
+        offsets=[layout.encoded(EXP, "train", "{pair}", side, "offsets") for side in SIDES],
     output:
-        f"{RUN}/importance/{{arch}}/{{imp}}/{{pair}}.safetensors",
+        layout.importance(RUN, "{arch}", "{imp}", "{pair}"),
     params:
-        label_smoothing=config["train"]["label_smoothing"],
-        token_cap=config["method"]["importance_tokens"],
+        settings=importance_settings,
     log:
         f"{RUN}/logs/importance/{{arch}}/{{imp}}/{{pair}}.log",
     benchmark:
@@ -31,14 +30,13 @@ rule importance:
 
 rule allocate:
     input:
-        expand(f"{RUN}/importance/{{{{arch}}}}/{{{{imp}}}}/{{pair}}.safetensors", pair=PAIRS, allow_missing=True),
+        [layout.importance(RUN, "{arch}", "{imp}", pair) for pair in PAIRS],
     output:
-        masks=f"{RUN}/masks/{{arch}}/{{imp}}/r{{rho}}-k{{k}}-{{variant}}.safetensors",
-        counts_csv=f"{RUN}/masks/{{arch}}/{{imp}}/r{{rho}}-k{{k}}-{{variant}}.counts.csv",
-        counts_json=f"{RUN}/masks/{{arch}}/{{imp}}/r{{rho}}-k{{k}}-{{variant}}.counts.json",
+        masks=layout.masks(RUN, "{arch}", "{imp}", "{rho}", "{k}", "{variant}"),
+        counts_csv=layout.masks(RUN, "{arch}", "{imp}", "{rho}", "{k}", "{variant}", "counts.csv"),
+        counts_json=layout.masks(RUN, "{arch}", "{imp}", "{rho}", "{k}", "{variant}", "counts.json"),
     params:
-        pairs=",".join(PAIRS),
-        site_kinds=",".join(config["method"]["site_kinds"]),
+        settings=allocate_settings,
     log:
         f"{RUN}/logs/allocate/{{arch}}/{{imp}}-r{{rho}}-k{{k}}-{{variant}}.log",
     benchmark:
@@ -57,14 +55,11 @@ rule finetune:
         unpack(training_inputs),
         unpack(finetune_inputs),
     output:
-        checkpoint=f"{RUN}/models/{{family}}-{{imp}}-r{{rho}}-k{{k}}-{{variant}}/checkpoint_best.pt",
-        card=f"{RUN}/models/{{family}}-{{imp}}-r{{rho}}-k{{k}}-{{variant}}/model.json",
-        train_log=f"{RUN}/models/{{family}}-{{imp}}-r{{rho}}-k{{k}}-{{variant}}/train_log.csv",
+        checkpoint=layout.model_file(RUN, "{family}-{imp}-r{rho}-k{k}-{variant}", "checkpoint_best.pt"),
+        card=layout.model_file(RUN, "{family}-{imp}-r{rho}-k{k}-{variant}", "model.json"),
+        train_log=layout.model_file(RUN, "{family}-{imp}-r{rho}-k{k}-{variant}", "train_log.csv"),
     params:
-        model=model_params,
-        train=train_params,
-        finetune=config["finetune"],
-        pairs=PAIRS,
+        settings=finetune_settings,
     log:
         f"{RUN}/logs/finetune/{{family}}-{{imp}}-r{{rho}}-k{{k}}-{{variant}}.log",
     benchmark:

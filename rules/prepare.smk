@@ -3,13 +3,12 @@
 
 rule prepare_corpus:
     input:
-        files=download_targets(),
+        files=[layout.download(DL, name) for name in PLAN],
     output:
-        texts=expand(f"{EXP}/raw/{{split}}.{{pair}}.{{side}}", split=SPLITS, pair=PAIRS, side=SIDES),
-        manifest=f"{EXP}/raw/manifest.json",
+        texts=[layout.raw(EXP, split, pair, side) for split, pair, side in text_keys(PAIRS)],
+        manifest=layout.manifest(EXP),
     params:
-        names=list(PLAN),
-        config={"pairs": PAIRS, "corpus": config["corpus"]},
+        settings=settings.prepare_corpus(config),
     log:
         f"{EXP}/logs/prepare_corpus.log",
     benchmark:

@@ -6,15 +6,11 @@ rule tables:
     input:
         unpack(table_inputs),
     output:
-        [report(path, caption="../report/table.rst", category="Tables") for path in table_targets("csv")],
-        table_targets("md"),
-        table_targets("tex"),
+        csv=[report(path, caption="../report/table.rst", category="Tables") for path in table_targets("csv")],
+        md=table_targets("md"),
+        tex=table_targets("tex"),
     params:
-        layout={name: [[r.system, r.label] for r in rows] for name, rows in TABLE_LAYOUT.items()},
-        pairs=PAIRS,
-        split=TABLE_SPLIT,
-        model_dirs={s: model_dirs(s, SEEDS[0]) for s in table_systems()},
-        samples=config["sweeps"]["significance_samples"],
+        settings=settings.tables(config),
     log:
         f"{EXP}/logs/tables.log",
     benchmark:

@@ -4,15 +4,13 @@
 
 rule tokenize:
     input:
-        src=f"{EXP}/raw/{{split}}.{{pair}}.src",
-        tgt=f"{EXP}/raw/{{split}}.{{pair}}.tgt",
+        src=layout.raw(EXP, "{split}", "{pair}", "src"),
+        tgt=layout.raw(EXP, "{split}", "{pair}", "tgt"),
     output:
-        src=f"{EXP}/tok/{{split}}.{{pair}}.src",
-        tgt=f"{EXP}/tok/{{split}}.{{pair}}.tgt",
+        src=layout.text(EXP, "tok", "{split}", "{pair}", "src"),
+        tgt=layout.text(EXP, "tok", "{split}", "{pair}", "tgt"),
     params:
-        langs=pair_langs,
-        normalize_punct=PRE["normalize_punct"],
-        length_filter=length_filter_args,
+        settings=tokenize_settings,
     log:
         f"{EXP}/logs/tokenize/{{split}}.{{pair}}.log",
     benchmark:
@@ -30,7 +28,7 @@ rule train_truecaser:
     input:
         truecaser_inputs,
     output:
-        f"{EXP}/truecase/{{lang}}.model",
+        layout.truecaser(EXP, "{lang}"),
     log:
         f"{EXP}/logs/train_truecaser/{{lang}}.log",
     benchmark:
@@ -47,11 +45,10 @@ rule train_truecaser:
 rule truecase:
     input:
         unpack(truecase_models),
-        src=f"{EXP}/tok/{{split}}.{{pair}}.src",
-        tgt=f"{EXP}/tok/{{split}}.{{pair}}.tgt",
+        unpack(pair_texts("tok")),
     output:
-        src=f"{EXP}/tc/{{split}}.{{pair}}.src",
-        tgt=f"{EXP}/tc/{{split}}.{{pair}}.tgt",
+        src=layout.text(EXP, "tc", "{split}", "{pair}", "src"),
+        tgt=layout.text(EXP, "tc", "{split}", "{pair}", "tgt"),
     log:
         f"{EXP}/logs/truecase/{{split}}.{{pair}}.log",
     benchmark:

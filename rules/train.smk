@@ -1,18 +1,17 @@
 # Stage 6: the pretrained models (Multilingual and the +TS, +Adapter, +Expansion architectures, all
 # pairs with target-language tags) and one Individual model per pair. One tree per training seed.
+# Every training rule's params are its settings (neuralloc/settings.py): model, train, seed, pairs.
 
 
 rule pretrain:
     input:
         unpack(training_inputs),
     output:
-        checkpoint=f"{RUN}/models/{{arch}}/checkpoint_best.pt",
-        card=f"{RUN}/models/{{arch}}/model.json",
-        train_log=f"{RUN}/models/{{arch}}/train_log.csv",
+        checkpoint=layout.model_file(RUN, "{arch}", "checkpoint_best.pt"),
+        card=layout.model_file(RUN, "{arch}", "model.json"),
+        train_log=layout.model_file(RUN, "{arch}", "train_log.csv"),
     params:
-        model=model_params,
-        train=train_params,
-        pairs=PAIRS,
+        settings=pretrain_settings,
     log:
         f"{RUN}/logs/pretrain/{{arch}}.log",
     benchmark:
@@ -24,20 +23,18 @@ rule pretrain:
     conda:
         "../envs/neuralloc.yaml"
     script:
-        "../workflow_scripts/train.py"
+        "../workflow_scripts/pretrain.py"
 
 
 rule train_individual:
     input:
         unpack(training_inputs),
     output:
-        checkpoint=f"{RUN}/models/individual/{{pair}}/checkpoint_best.pt",
-        card=f"{RUN}/models/individual/{{pair}}/model.json",
-        train_log=f"{RUN}/models/individual/{{pair}}/train_log.csv",
+        checkpoint=layout.model_file(RUN, "individual/{pair}", "checkpoint_best.pt"),
+        card=layout.model_file(RUN, "individual/{pair}", "model.json"),
+        train_log=layout.model_file(RUN, "individual/{pair}", "train_log.csv"),
     params:
-        model=config["model"],
-        train=train_params,
-        pairs=individual_pairs,
+        settings=individual_settings,
     log:
         f"{RUN}/logs/train_individual/{{pair}}.log",
     benchmark:
@@ -49,7 +46,7 @@ rule train_individual:
     conda:
         "../envs/neuralloc.yaml"
     script:
-        "../workflow_scripts/train.py"
+        "../workflow_scripts/train_individual.py"
 
 
 rule continue_training:
@@ -57,16 +54,13 @@ rule continue_training:
     # trained longer".
     input:
         unpack(training_inputs),
-        init=f"{RUN}/models/multilingual/checkpoint_best.pt",
+        init=layout.model_file(RUN, "multilingual", "checkpoint_best.pt"),
     output:
-        checkpoint=f"{RUN}/models/continued/checkpoint_best.pt",
-        card=f"{RUN}/models/continued/model.json",
-        train_log=f"{RUN}/models/continued/train_log.csv",
+        checkpoint=layout.model_file(RUN, "continued", "checkpoint_best.pt"),
+        card=layout.model_file(RUN, "continued", "model.json"),
+        train_log=layout.model_file(RUN, "continued", "train_log.csv"),
     params:
-        model=config["model"],
-        train=train_params,
-        finetune=config["finetune"],
-        pairs=PAIRS,
+        settings=continue_settings,
     log:
         f"{RUN}/logs/continue_training.log",
     benchmark:
@@ -78,4 +72,4 @@ rule continue_training:
     conda:
         "../envs/neuralloc.yaml"
     script:
-        "../workflow_scripts/finetune.py"
+        "../workflow_scripts/continue_training.py"

@@ -68,11 +68,13 @@ def test_vocabulary_rejects_reserved_tokens_and_bad_files(tmp_path):
 
 def test_indexed_text_round_trip_and_corruption(tmp_path):
     sents = [[5, 6, 7], [], [8], [9, 10]]
-    assert write_indexed(tmp_path / "x", sents) == 4
-    data = IndexedText(tmp_path / "x")
+    assert write_indexed(tmp_path / "x.tokens.npy", sents) == 4
+    data = IndexedText(tmp_path / "x.tokens.npy")
     assert len(data) == 4 and [list(data[i]) for i in range(4)] == sents
     assert list(data.lengths) == [3, 0, 1, 2]
     assert data.tokens.dtype == np.int32 and isinstance(data.tokens, np.memmap)
     np.save(tmp_path / "x.offsets.npy", np.array([0, 3, 3], dtype=np.int64))
     with pytest.raises(ValueError, match="offsets do not match"):
-        IndexedText(tmp_path / "x")
+        IndexedText(tmp_path / "x.tokens.npy")
+    with pytest.raises(ValueError, match="ends with .tokens.npy"):
+        IndexedText(tmp_path / "x.offsets.npy")

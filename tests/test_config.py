@@ -95,11 +95,3 @@ def test_schema_documents_every_key():
             walk(sub, f"{path}{key}.")
 
     walk(schema, "")
-
-
-def test_training_settings_leave_out_threads_only():
-    from neuralloc.config import training_settings
-
-    train = {"lr": 0.001, "threads": 1, "max_updates": 5}
-    assert training_settings(train) == {"lr": 0.001, "max_updates": 5}
-    assert train["threads"] == 1  # the config itself is not changed

@@ -5,12 +5,19 @@ import pytest
 from make_fixtures import make_bible_wheel, make_europarl_archive, make_iwslt_archives
 
 from neuralloc.config import validate
-from neuralloc.corpora import prepare_corpus
+from neuralloc.corpora import prepare_corpus as prepare_corpus_files
+from neuralloc.corpora import text_keys
 from neuralloc.corpora.archive import Archive
 from neuralloc.corpora.bible import global_split, open_bible_db, read_edition
 from neuralloc.corpora.europarl import read_bitext, split_bitext
 from neuralloc.corpora.iwslt17 import read_segs, strip_tag_lines
 from neuralloc.fileio import read_lines
+
+
+def prepare_corpus(config, files, out_dir):
+    """The prepare_corpus rule's call, with the workflow's layout under ``out_dir``."""
+    texts = [out_dir / f"{split}.{pair}.{side}" for split, pair, side in text_keys(config["pairs"])]
+    return prepare_corpus_files(config, list(files), list(files.values()), texts, out_dir / "manifest.json")
 
 
 @pytest.fixture(scope="module")

@@ -13,9 +13,10 @@ from toy import make_toy_experiment
 from neuralloc.allocate import allocate, allocate_site
 from neuralloc.data import ParallelData
 from neuralloc.importance import importance, save_importance
+from neuralloc.loss import label_smoothed_loss
 from neuralloc.masking import MaskTable, erase_neurons, load_masks
 from neuralloc.model import ModelConfig, SiteLinear, Transformer
-from neuralloc.train import Trainer, TrainConfig, label_smoothed_loss
+from neuralloc.train import TrainConfig, experiment_trainer
 from neuralloc.vocab import Vocabulary
 
 PAIRS = ["en-it", "it-en"]
@@ -25,7 +26,7 @@ PAIRS = ["en-it", "it-en"]
 def toy(tmp_path_factory):
     root = make_toy_experiment(tmp_path_factory.mktemp("toy"), pairs=PAIRS, n_train=40, reverse_pairs=("it-en",))
     vocab = Vocabulary.load(root / "data/dict.txt")
-    data = ParallelData(root / "data", "train", PAIRS, vocab, 32)
+    data = ParallelData.from_experiment(root, "train", PAIRS, vocab, 32)
     torch.manual_seed(0)
     model = Transformer(ModelConfig(vocab_size=len(vocab), d_model=16, ffn_dim=24, heads=2, encoder_layers=2,
                                     decoder_layers=2, dropout=0.3, max_positions=32))
@@ -128,10 +129,15 @@ def test_allocate_cli(tmp_path):
     imp = _imp({"it-en": [3, 1, 0, 2], "en-it": [3, 0, 1, 0]})
     for pair, sites in imp.items():
         save_importance(tmp_path / f"{pair}.safetensors", {k: torch.from_numpy(v) for k, v in sites.items()},
-                        {"method": "te", "checkpoint_sha256": "abc"})
+                        {"pair": pair, "method": "te", "checkpoint_sha256": "abc"})
     out = tmp_path / "masks.safetensors"
-    cmd = [sys.executable, "-m", "neuralloc.allocate", "--importance-dir", str(tmp_path), "--pairs", "it-en,en-it",
-           "--rho", "0.25", "--k", "0.5", "--variant", "pair", "--out", str(out)]
+    files = [str(tmp_path / f"{pair}.safetensors") for pair in ("it-en", "en-it")]
+
+    def allocate_cli(pairs, importance):
+        return [sys.executable, "-m", "neuralloc.allocate", "--pairs", pairs, "--importance", *importance,
+                "--rho", "0.25", "--k", "0.5", "--variant", "pair", "--out", str(out)]
+
+    cmd = allocate_cli("it-en,en-it", files)
     subprocess.run(cmd, check=True, capture_output=True)
     with safe_open(str(out), framework="pt") as f:
         meta = f.metadata()
@@ -140,8 +146,11 @@ def test_allocate_cli(tmp_path):
         assert f.get_tensor("en-it/encoder.layers.0.ffn.fc1").tolist() == [True, False, True, False]
     assert meta["rho"] == "0.25" and meta["variant"] == "pair" and meta["method"] == "te" and meta["checkpoint_sha256"] == "abc"
     assert "it-en" in (tmp_path / "masks.counts.csv").read_text()
-    bad = subprocess.run(cmd[:6] + ["it-en,de-en"] + cmd[7:], capture_output=True, text=True)
+    bad = subprocess.run(allocate_cli("it-en,de-en", [files[0], str(tmp_path / "de-en.safetensors")]),
+                         capture_output=True, text=True)
     assert bad.returncode != 0 and "no importance file for pair de-en" in bad.stderr
+    swapped = subprocess.run(allocate_cli("it-en,en-it", files[::-1]), capture_output=True, text=True)
+    assert swapped.returncode != 0 and "holds the importance of en-it, not of it-en" in swapped.stderr
 
 
 def test_erasure():
@@ -202,8 +211,8 @@ def _finetune(toy, tmp_path, strict, updates=3, masks=None):
     init = tmp_path / "init.pt"
     torch.save({"model": model.state_dict(), "model_config": model.cfg.to_dict()}, init)
     mcfg = ModelConfig(**{**model.cfg.to_dict(), "vocab_size": 0})
-    t = Trainer(mcfg, cfg, root / "data", root / "raw", PAIRS, tmp_path / f"ft{strict}", init_from=init,
-                masks_for=MaskTable(masks, PAIRS))
+    t = experiment_trainer(root, mcfg, cfg, PAIRS, tmp_path / f"ft{strict}", init=init, masks_for=MaskTable(masks, PAIRS))
+    t.start()
     return t
 
 
@@ -245,7 +254,7 @@ def test_load_masks_round_trip(tmp_path, toy):
     _, _, _, model = toy
     masks = random_masks(model, PAIRS)
     general = {s: np.zeros(w, dtype=bool) for s, w in model.site_widths().items()}
-    write_masks(tmp_path / "m.safetensors", general, masks, {"rho": 0.5})
+    write_masks(tmp_path / "m.safetensors", general, masks, {"rho": 0.5}, tmp_path / "m.csv", tmp_path / "m.json")
     g, m, meta = load_masks(tmp_path / "m.safetensors", PAIRS)
     assert meta["rho"] == "0.5" and all((m[p][s] == masks[p][s]).all() for p in PAIRS for s in masks[p])
     with pytest.raises(ValueError, match="no masks for pairs \\['de-en'\\]"):

@@ -11,8 +11,9 @@ import pytest
 import yaml
 
 from neuralloc.config import validate
-from neuralloc.systems import expand_systems
-from neuralloc.tables import Row, build_table, format_table, make_tables, paired_bootstrap, table_layout
+from neuralloc.design import Row, table_layout
+from neuralloc.scoring import read_scores
+from neuralloc.tables import build_table, format_table, make_tables, paired_bootstrap
 
 REPO = Path(__file__).resolve().parents[1]
 PAIRS = ["it-en", "en-it"]
@@ -33,9 +34,9 @@ def write_scores(root: Path) -> list[str]:
             path.parent.mkdir(parents=True, exist_ok=True)
             with open(path, "w", newline="") as f:
                 w = csv.writer(f)
-                w.writerow(["system", "split", "pair", "bleu", "chrf", "sentences", "bleu_signature", "chrf_signature"])
+                w.writerow(["system", "split", "seed", "pair", "bleu", "chrf", "sentences", "bleu_signature", "chrf_signature"])
                 for pair, b in zip(PAIRS, values):
-                    w.writerow([system, "test", pair, b, b + 20, 3, SIG, "chrF2"])
+                    w.writerow([system, "test", seed, pair, b, b + 20, 3, SIG, "chrF2"])
             paths.append(str(path))
     return paths
 
@@ -44,8 +45,6 @@ ROWS = [Row("individual", "Individual"), Row("multilingual", "Multilingual"), Ro
 
 
 def test_build_table_means_stds_gains_and_parameters(tmp_path):
-    from neuralloc.tables import read_scores
-
     scores = read_scores(write_scores(tmp_path))
     t = build_table(scores, ROWS, PAIRS, {"individual": 200, "multilingual": 100, "method-te-r0.9-k0.7-pair": 100},
                     {("method-te-r0.9-k0.7-pair", "en-it"): 0.01})
@@ -69,8 +68,6 @@ def test_build_table_means_stds_gains_and_parameters(tmp_path):
 
 
 def test_missing_scores_are_a_clear_error(tmp_path):
-    from neuralloc.tables import read_scores
-
     scores = read_scores(write_scores(tmp_path))
     with pytest.raises(ValueError, match="adapter"):
         build_table(scores, [Row("adapter", "+Adapter")], PAIRS, {})
@@ -94,18 +91,18 @@ def test_make_tables_writes_every_format(tmp_path):
             d = tmp_path / "seed1" / "translations" / system
             d.mkdir(parents=True, exist_ok=True)
             (d / f"test.{pair}.txt").write_text("\n".join(lines) + "\n")
-    dirs = {}
+    cards, card_systems = [], []
     for system in BLEU:
-        n = 2 if system == "individual" else 1
-        dirs[system] = []
-        for j in range(n):
-            d = tmp_path / "seed1" / "models" / f"{system}{j}"
-            d.mkdir(parents=True)
-            (d / "model.json").write_text(json.dumps({"parameters": 1_500_000}))
-            dirs[system].append(str(d))
+        for j in range(2 if system == "individual" else 1):
+            card = tmp_path / f"{system}{j}.json"
+            card.write_text(json.dumps({"parameters": 1_500_000}))
+            cards.append(str(card))
+            card_systems.append(system)
+    hypotheses = [str(tmp_path / "seed1" / "translations" / s / f"test.{p}.txt") for s in BLEU for p in PAIRS]
     out = tmp_path / "tables"
-    out.mkdir()
-    make_tables({"main": ROWS}, PAIRS, "test", scores, str(tmp_path / "seed1" / "translations"), str(raw), dirs, 50, str(out))
+    layout = {"main": [[r.system, r.label] for r in ROWS]}
+    make_tables(layout, PAIRS, "test", 50, scores, hypotheses, list(BLEU), [str(raw / f"test.{p}.tgt") for p in PAIRS],
+                cards, card_systems, [out / "main.csv"], [out / "main.md"], [out / "main.tex"])
     table = pd.read_csv(out / "main.csv").set_index("system")
     assert table.loc["individual", "parameters"] == 3_000_000  # the Individual row sums its models
     assert table.loc["method-te-r0.9-k0.7-pair", "it-en_p"] == 1.0  # identical hypotheses: not significant
@@ -117,7 +114,7 @@ def test_make_tables_writes_every_format(tmp_path):
 
 def test_default_config_main_table_has_the_eight_systems():
     config = validate(yaml.safe_load((REPO / "config.yaml").read_text()))
-    layout = table_layout(expand_systems(config["systems"], config["method"]), config["method"], config["sweeps"])
+    layout = table_layout(config)
     assert [r.label for r in layout["main"]] == [
         "Individual", "Multilingual", "Multilingual (continued)", "+TS", "+Adapter", "Method-AV", "Method-TE", "+Expansion",
     ]

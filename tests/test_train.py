@@ -7,9 +7,10 @@ from toy import make_toy_experiment
 from neuralloc.checkpoint import CheckpointError, average_checkpoints, load_checkpoint, load_model
 from neuralloc.data import ParallelData, bucket_of, epoch_batches, inference_batches, pair_weights
 from neuralloc.fileio import read_lines
+from neuralloc.loss import label_smoothed_loss
 from neuralloc.model import ModelConfig
 from neuralloc.scoring import corpus_scores
-from neuralloc.train import Trainer, TrainConfig, inverse_sqrt_lr, label_smoothed_loss
+from neuralloc.train import TrainConfig, experiment_trainer, inverse_sqrt_lr
 from neuralloc.translate import translate_data
 from neuralloc.vocab import Vocabulary
 
@@ -38,7 +39,7 @@ def test_label_smoothed_loss_by_hand():
 def test_epoch_batches_cover_every_example_once_in_few_shapes(tmp_path):
     root = make_toy_experiment(tmp_path, pairs=("en-it", "it-en"), n_train=300)
     vocab = Vocabulary.load(root / "data/dict.txt")
-    data = ParallelData(root / "data", "train", ["en-it", "it-en"], vocab, 32)
+    data = ParallelData.from_experiment(root, "train", ["en-it", "it-en"], vocab, 32)
     batches = epoch_batches(data, max_tokens=200, seed=1, epoch=0)
     items = [it for b in batches for it in b]
     assert sorted(items) == sorted((p, i) for p in range(2) for i in range(300))
@@ -59,7 +60,7 @@ def test_epoch_batches_cover_every_example_once_in_few_shapes(tmp_path):
 def test_inference_batches_take_the_first_sentences_once_longest_first(tmp_path):
     root = make_toy_experiment(tmp_path, pairs=("en-it",), n_train=5)
     vocab = Vocabulary.load(root / "data/dict.txt")
-    data = ParallelData(root / "data", "test", ["en-it"], vocab, 32, with_target=False)
+    data = ParallelData.from_experiment(root, "test", ["en-it"], vocab, 32, with_target=False)
     n = len(data.src[0])
     lengths = [len(s) for s in data.src[0]]
     for limit in (None, 7, n + 10):
@@ -79,7 +80,7 @@ def test_temperature_sampling_flattens_pair_shares():
 def test_batch_layout(tmp_path):
     root = make_toy_experiment(tmp_path, pairs=("en-it",), n_train=5)
     vocab = Vocabulary.load(root / "data/dict.txt")
-    data = ParallelData(root / "data", "train", ["en-it"], vocab, 32)
+    data = ParallelData.from_experiment(root, "train", ["en-it"], vocab, 32)
     b = data.collate([(0, 0)])
     src_words = read_lines(root / "raw/train.en-it.src")[0].split()
     assert b.src[0].tolist() == [vocab.tag("it")] + vocab.encode(" ".join(src_words)) + [vocab.eos]
@@ -92,12 +93,12 @@ def test_tiny_model_learns_a_copy_task(tmp_path):
     root = make_toy_experiment(tmp_path / "toy", pairs=("en-it", "it-en"), n_train=1500, reverse_pairs=("it-en",))
     cfg = TrainConfig(max_tokens=600, lr=3e-3, warmup_updates=100, max_updates=700, log_interval=100,
                       validate_interval=10_000, valid_bleu_sentences=0, seed=1)
-    trainer = Trainer(small_model(d_model=64, ffn_dim=128, encoder_layers=2, decoder_layers=2, dropout=0.0),
-                      cfg, root / "data", root / "raw", ["en-it", "it-en"], tmp_path / "model")
+    trainer = experiment_trainer(root, small_model(d_model=64, ffn_dim=128, encoder_layers=2, decoder_layers=2, dropout=0.0),
+                          cfg, ["en-it", "it-en"], tmp_path / "model")
     trainer.train()
     model, _ = load_model(tmp_path / "model/checkpoint_best.pt")
     vocab = Vocabulary.load(root / "data/dict.txt")
-    test = ParallelData(root / "data", "test", ["en-it", "it-en"], vocab, 32)
+    test = ParallelData.from_experiment(root, "test", ["en-it", "it-en"], vocab, 32)
     for p, pair in enumerate(["en-it", "it-en"]):  # en-it copies, it-en reverses: the tag decides
         hyps = translate_data(model, test, p, vocab, "cpu", beam=4)
         refs = read_lines(root / f"raw/test.{pair}.tgt")
@@ -114,10 +115,10 @@ def test_resume_equals_uninterrupted(tmp_path):
     root = make_toy_experiment(tmp_path / "toy", pairs=("en-it", "it-en"), n_train=200)
     cfg = dict(max_tokens=200, lr=1e-3, warmup_updates=10, log_interval=2, validate_interval=1000,
                valid_bleu_sentences=0, seed=3)
-    args = (root / "data", root / "raw", ["en-it", "it-en"])
-    Trainer(small_model(), TrainConfig(max_updates=30, **cfg), *args, tmp_path / "straight").train()
-    Trainer(small_model(), TrainConfig(max_updates=13, **cfg), *args, tmp_path / "resumed").train()
-    Trainer(small_model(), TrainConfig(max_updates=30, **cfg), *args, tmp_path / "resumed").train()
+    pairs = ["en-it", "it-en"]
+    experiment_trainer(root, small_model(), TrainConfig(max_updates=30, **cfg), pairs, tmp_path / "straight").train()
+    experiment_trainer(root, small_model(), TrainConfig(max_updates=13, **cfg), pairs, tmp_path / "resumed").train()
+    experiment_trainer(root, small_model(), TrainConfig(max_updates=30, **cfg), pairs, tmp_path / "resumed").train()
     straight, resumed = dict(_losses(tmp_path / "straight/train_log.csv")), dict(_losses(tmp_path / "resumed/train_log.csv"))
     assert set(straight) <= set(resumed)  # the interrupted run also logged its last update, 13
     assert {u: resumed[u] for u in straight} == straight
@@ -130,15 +131,16 @@ def test_resume_equals_uninterrupted(tmp_path):
 def test_changed_config_does_not_resume_a_foreign_checkpoint(tmp_path, caplog):
     root = make_toy_experiment(tmp_path / "toy", n_train=50)
     base = dict(max_tokens=200, warmup_updates=5, max_updates=4, valid_bleu_sentences=0)
-    Trainer(small_model(), TrainConfig(**base), root / "data", root / "raw", ["en-it"], tmp_path / "m").train()
-    t = Trainer(small_model(d_model=16), TrainConfig(**base), root / "data", root / "raw", ["en-it"], tmp_path / "m")
+    experiment_trainer(root, small_model(), TrainConfig(**base), ["en-it"], tmp_path / "m").train()
+    t = experiment_trainer(root, small_model(d_model=16), TrainConfig(**base), ["en-it"], tmp_path / "m")
+    t.start()
     assert t.update == 0 and "belongs to another configuration" in caplog.text
 
 
 def test_checkpoint_errors(tmp_path):
     root = make_toy_experiment(tmp_path / "toy", n_train=20)
     cfg = TrainConfig(max_tokens=200, warmup_updates=2, max_updates=2, valid_bleu_sentences=0)
-    Trainer(small_model(), cfg, root / "data", root / "raw", ["en-it"], tmp_path / "m").train()
+    experiment_trainer(root, small_model(), cfg, ["en-it"], tmp_path / "m").train()
     good = tmp_path / "m/checkpoint_best.pt"
     vocab_size = len(Vocabulary.load(root / "data/dict.txt"))
     load_model(good, vocab_size)
@@ -169,10 +171,11 @@ def test_rerun_after_outputs_were_removed_writes_a_best_checkpoint(tmp_path):
     stays, so the rerun resumes at the end and must still produce checkpoint_best.pt."""
     root = make_toy_experiment(tmp_path / "toy", n_train=30)
     cfg = TrainConfig(max_tokens=200, warmup_updates=2, max_updates=3, valid_bleu_sentences=0)
-    Trainer(small_model(), cfg, root / "data", root / "raw", ["en-it"], tmp_path / "m").train()
+    experiment_trainer(root, small_model(), cfg, ["en-it"], tmp_path / "m").train()
     (tmp_path / "m/checkpoint_best.pt").unlink()
     (tmp_path / "m/train_log.csv").unlink()
-    t = Trainer(small_model(), cfg, root / "data", root / "raw", ["en-it"], tmp_path / "m")
+    t = experiment_trainer(root, small_model(), cfg, ["en-it"], tmp_path / "m")
+    t.start()
     assert t.update == 3
     t.train()
     assert (tmp_path / "m/checkpoint_best.pt").exists()
@@ -183,11 +186,10 @@ def test_rerun_after_outputs_were_removed_writes_a_best_checkpoint(tmp_path):
 def test_compiled_training_step_equals_the_eager_one(tmp_path):
     """train.compile changes speed, not results: same loss and gradients for the same batches."""
     root = make_toy_experiment(tmp_path / "toy", pairs=("en-it", "it-en"), n_train=100)
-    args = (root / "data", root / "raw", ["en-it", "it-en"])
     steps = {}
     for compiled in (False, True):
         cfg = TrainConfig(max_tokens=200, lr=1e-3, warmup_updates=5, valid_bleu_sentences=0, seed=3, compile=compiled)
-        t = Trainer(small_model(dropout=0.0), cfg, *args, tmp_path / str(compiled))
+        t = experiment_trainer(root, small_model(dropout=0.0), cfg, ["en-it", "it-en"], tmp_path / str(compiled))
         batch = epoch_batches(t.train_data, 200, seed=3, epoch=0)[0]
         losses = [float(t.step([batch])[0]) for _ in range(2)]  # the second after one Adam update
         steps[compiled] = losses, {n: p.grad.clone() for n, p in t.model.named_parameters()}

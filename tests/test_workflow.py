@@ -104,7 +104,7 @@ def test_whole_workflow_end_to_end(workflow_run):
     assert vocab.tokens[4:7] == ["<2en>", "<2it>", "<2ro>"]
     # The encoded test set decodes back to the raw text (BPE and tokenization are reversible).
     for side in ("src", "tgt"):
-        data = IndexedText(exp / f"data/test.it-en.{side}")
+        data = IndexedText(exp / f"data/test.it-en.{side}.tokens.npy")
         raw = read_lines(exp / f"raw/test.it-en.{side}")
         assert len(data) == len(raw) == 40
         assert all(detokenize(vocab.decode(data[i]).replace("@@ ", "")) == raw[i] for i in range(len(raw)))

@@ -4,5 +4,5 @@ from neuralloc.logs import setup_logging
 from neuralloc.preprocess import apply_bpe
 
 setup_logging(snakemake.log[0])
-i = snakemake.input
-apply_bpe([i.src, i.tgt], snakemake.output, i.codes, [i.src_vocab, i.tgt_vocab], snakemake.params.threshold)
+i, o = snakemake.input, snakemake.output
+apply_bpe([i.src, i.tgt], [o.src, o.tgt], i.codes, [i.src_vocab, i.tgt_vocab], **snakemake.params.settings)

@@ -4,4 +4,4 @@ from neuralloc.logs import setup_logging
 from neuralloc.preprocess import build_vocab
 
 setup_logging(snakemake.log[0])
-build_vocab(snakemake.input, snakemake.params.target_languages, snakemake.output[0])
+build_vocab(list(snakemake.input), **snakemake.params.settings, out=snakemake.output[0])

@@ -4,4 +4,5 @@ from neuralloc.logs import setup_logging
 from neuralloc.preprocess import encode_pair
 
 setup_logging(snakemake.log[0])
-encode_pair([snakemake.input.src, snakemake.input.tgt], snakemake.input.vocab, snakemake.params.prefixes)
+i, o = snakemake.input, snakemake.output
+encode_pair([i.src, i.tgt], i.vocab, [o.src, o.tgt])

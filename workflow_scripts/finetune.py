@@ -1,14 +1,12 @@
-# Snakemake `script:` entry point of rules finetune and continue_training (no masks); under
-# torchrun when the rule has more than one GPU (see neuralloc/distributed.py).
+# Snakemake `script:` entry point of rule finetune (under torchrun when the job has more than one GPU:
+# see neuralloc/distributed.py). Execution-only settings come from the config, not from params.
 import _repo_path  # noqa: F401  (neuralloc importable under --sdm conda)
-from pathlib import Path
-
 from neuralloc.distributed import gpu_processes, launch
 from neuralloc.logs import setup_logging
+from neuralloc.settings import training_execution
+from neuralloc.train import declared_files
 
 setup_logging(snakemake.log[0])
-p, i = snakemake.params, snakemake.input
-kwargs = dict(model=p.model, train=p.train, finetune=p.finetune, data_dir=str(Path(i.vocab).parent),
-              raw_dir=str(Path(i.dev_refs[0]).parent), pairs=p.pairs, out_dir=str(Path(snakemake.output.checkpoint).parent),
-              init=i.init, masks=i.get("masks"), threads=snakemake.threads)
-launch("finetune", kwargs, gpu_processes(snakemake.resources.get("gpu", 0)), snakemake.log[0])
+job = {**snakemake.params.settings, **declared_files(snakemake.input, snakemake.output), "threads": snakemake.threads,
+       "execution": training_execution(snakemake.config)}
+launch("train", job, gpu_processes(snakemake.resources.get("gpu", 0)), snakemake.log[0])

@@ -1,8 +1,8 @@
-# Snakemake `script:` entry point of rule learn_bpe.
+# Snakemake `script:` entry point of rule learn_bpe (the inputs are named by language).
 import _repo_path  # noqa: F401  (neuralloc importable under --sdm conda)
 from neuralloc.logs import setup_logging
 from neuralloc.preprocess import learn_bpe
 
 setup_logging(snakemake.log[0])
-p = snakemake.params
-learn_bpe(p.files_by_lang, p.merges, p.min_frequency, snakemake.output.codes, p.vocab_paths)
+learn_bpe(dict(snakemake.input.items()), **snakemake.params.settings, codes=snakemake.output.codes,
+          vocabs=list(snakemake.output.vocabs))

@@ -4,6 +4,6 @@ from neuralloc.logs import setup_logging
 from neuralloc.scoring import score_system
 
 setup_logging(snakemake.log[0])
-w = snakemake.wildcards
-score_system(w.system, w.split, snakemake.params.pairs, snakemake.input.hypotheses, snakemake.input.references,
-             snakemake.output[0])
+i = snakemake.input
+score_system(**snakemake.params.settings, hypotheses=list(i.hypotheses), references=list(i.references),
+             out=snakemake.output[0])

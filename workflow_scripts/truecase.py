@@ -4,5 +4,5 @@ from neuralloc.logs import setup_logging
 from neuralloc.preprocess import truecase_pair
 
 setup_logging(snakemake.log[0])
-truecase_pair([snakemake.input.src, snakemake.input.tgt],
-              [snakemake.input.src_model, snakemake.input.tgt_model], snakemake.output, snakemake.threads)
+i, o = snakemake.input, snakemake.output
+truecase_pair([i.src, i.tgt], [i.src_model, i.tgt_model], [o.src, o.tgt], snakemake.threads)

@@ -20,8 +20,9 @@ SPLITS = ("train", "dev", "test")
 SIDES = ("src", "tgt")
 
 
-def text_name(split: str, pair: str, side: str) -> str:
-    return f"{split}.{pair}.{side}"
+def text_keys(pairs: list[str]) -> list[tuple[str, str, str]]:
+    """(split, pair, side) of every raw text, in the order the prepare_corpus rule declares them."""
+    return [(split, pair, side) for split in SPLITS for pair in pairs for side in SIDES]
 
 
 def _join(base: str, rel: str) -> str:
@@ -95,21 +96,27 @@ def _read_pairs(config: dict, files: dict[str, Path]) -> tuple[dict, dict]:
     return data, {}
 
 
-def prepare_corpus(config: dict, files: dict[str, str | Path], out_dir: str | Path) -> dict:
-    """Write ``{split}.{pair}.{src|tgt}`` for every pair and split, plus ``manifest.json``."""
-    out_dir = Path(out_dir)
-    data, manifest = _read_pairs(config, {k: Path(v) for k, v in files.items()})
+def prepare_corpus(config: dict, files: list[str], downloads: list[str | Path], texts: list[str | Path],
+                   manifest: str | Path) -> dict:
+    """Write the raw text of every pair and split, and the manifest. ``config`` holds the pairs and
+    the corpus section; ``downloads`` are the files of ``download_plan`` named ``files``; ``texts``
+    follow ``text_keys(pairs)`` (split, then pair, then side)."""
+    data, extra = _read_pairs(config, dict(zip(files, map(Path, downloads), strict=True)))
+    keys = text_keys(config["pairs"])
+    if len(texts) != len(keys):
+        raise ValueError(f"{len(texts)} output texts for {len(keys)} (split, pair, side)")
+    out = dict(zip(keys, texts))
     counts = {}
     for (pair, split), (src, tgt) in sorted(data.items()):
         if len(src) != len(tgt):
             raise ValueError(f"{pair} {split}: misaligned, {len(src)} source vs {len(tgt)} target lines")
         if not src:
             raise ValueError(f"{pair} {split}: no sentences")
-        write_lines(out_dir / text_name(split, pair, "src"), src)
-        write_lines(out_dir / text_name(split, pair, "tgt"), tgt)
+        write_lines(out[(split, pair, "src")], src)
+        write_lines(out[(split, pair, "tgt")], tgt)
         counts.setdefault(pair, {})[split] = len(src)
         log.info("%s %s: %d sentence pairs", pair, split, len(src))
-    manifest = {"corpus": config["corpus"]["name"], "counts": counts, **manifest}
-    with atomic_open(out_dir / "manifest.json") as f:
-        json.dump(manifest, f, indent=1)
-    return manifest
+    result = {"corpus": config["corpus"]["name"], "counts": counts, **extra}
+    with atomic_open(manifest) as f:
+        json.dump(result, f, indent=1)
+    return result

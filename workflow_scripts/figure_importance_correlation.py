@@ -1,10 +1,8 @@
 # Snakemake `script:` entry point of rule figure_importance_correlation.
 import _repo_path  # noqa: F401  (neuralloc importable under --sdm conda)
-from pathlib import Path
-
 from neuralloc import figures
 from neuralloc.logs import setup_logging
 
 setup_logging(snakemake.log[0])
-stem = str(Path(snakemake.output.png).with_suffix(""))
-figures.correlation_figure(str(Path(snakemake.input[0]).parent), snakemake.params.pairs, stem)
+o = snakemake.output
+figures.correlation_figure(list(snakemake.input), **snakemake.params.settings, png=o.png, pdf=o.pdf, csv=o.csv)

@@ -1,0 +1,138 @@
+"""The experiment's design: which systems, table rows, figure runs and models a validated config
+asks for. Pure functions of the config (no files, no torch, no pandas), so the workflow's start-up
+stays light and every decision here is unit-tested. Paths are not spelled here: the rules turn
+these names into files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .systems import base_system, erasure_system, expand_systems, label, method_system, number, parse_method_system
+
+MULTILINGUAL = "multilingual"  # the reference of every gain, significance test and ΔBLEU
+VARIANT_LABELS = {"pair": "by pair", "source": "by source", "target": "by target", "separate": "separate enc-dec"}
+TABLES = ("main", "rho", "k", "variants")
+
+
+@dataclass(frozen=True)
+class Row:
+    system: str  # the system whose scores fill the row
+    label: str   # what the table calls it
+
+
+def systems(config: dict) -> list[str]:
+    """The configured systems (the main table's rows), shorthands expanded."""
+    return expand_systems(config["systems"], config["method"])
+
+
+def table_layout(config: dict) -> dict[str, list[Row]]:
+    """Which systems each table shows, in order: main (the configured systems), rho (Table 3),
+    k (the k sweep, per importance) and variants (Figure 6's allocations); empty sweeps are left out."""
+    m, sweeps = config["method"], config["sweeps"]
+    layout = {
+        "main": [Row(s, label(s)) for s in systems(config)],
+        "rho": [Row(method_system("te", r, m["k"], m["variant"]), f"ρ = {number(r)}") for r in sweeps["rho"]],
+        "k": [Row(method_system(i, m["rho"], k, m["variant"]), f"{i.upper()} k = {number(k)}")
+              for i in sweeps["importance"] for k in sweeps["k"]],
+        "variants": [Row(method_system("te", m["rho"], m["k"], v), VARIANT_LABELS[v]) for v in sweeps["variants"]],
+    }
+    return {name: rows for name, rows in layout.items() if rows}
+
+
+def reported_split(config: dict) -> str:
+    """The split the tables and figures report: test whenever it is translated, so that asking
+    for dev as well changes no table."""
+    splits = config["decode"]["splits"]
+    return "test" if "test" in splits else splits[0]
+
+
+def table_systems(config: dict) -> list[str]:
+    """Every system a table reports, and Multilingual, the reference of every gain."""
+    rows = [r.system for rows in table_layout(config).values() for r in rows]
+    return list(dict.fromkeys(rows + [MULTILINGUAL]))
+
+
+def erasure_runs(config: dict, seed: int) -> list[list[str]]:
+    """[label, system] of the erasure runs of one erasure seed (Figure 5): a share of the general
+    neurons, and a share of each configured pair's specific neurons."""
+    er = config["erasure"]
+    method = expand_systems([er["system"]], config["method"])[0]
+    runs = [[f"general {100 * er['general_fraction']:g}%", erasure_system(method, "general", er["general_fraction"], seed)]]
+    for pair in er["pairs"] or config["pairs"]:
+        runs.append([f"{pair} specific {100 * er['specific_fraction']:g}%",
+                     erasure_system(method, pair, er["specific_fraction"], seed)])
+    return runs
+
+
+def erasure_systems(config: dict) -> list[str]:
+    er = config["erasure"]
+    return [system for seed in er["seeds"] for _, system in erasure_runs(config, seed)] if er["enabled"] else []
+
+
+def scored_systems(config: dict) -> list[str]:
+    """Every system translated and scored: the tables' and the erasure runs."""
+    return table_systems(config) + erasure_systems(config)
+
+
+def k_sweep_points(config: dict) -> list[list]:
+    """[importance, k, system] of the k table's rows (Figure 4)."""
+    points = []
+    for row in table_layout(config).get("k", []):
+        m = parse_method_system(row.system)
+        points.append([m["imp"], float(m["k"]), row.system])
+    return points
+
+
+def variant_runs(config: dict) -> list[list[str]]:
+    """[label, system] of the variants table's rows (Figure 6)."""
+    return [[row.label, row.system] for row in table_layout(config).get("variants", [])]
+
+
+def erasure_figure_runs(config: dict) -> tuple[list[list[str]], str]:
+    """Figure 5: the runs of the first erasure seed, and the intact Method system they are compared to."""
+    runs = erasure_runs(config, config["erasure"]["seeds"][0])
+    return runs, base_system(runs[0][1])
+
+
+def models_of(system: str, pairs: list[str]) -> list[str]:
+    """The trained model(s) a system translates with, as model names: ``individual/{pair}`` for
+    each pair of Individual, else the system itself (an erasure run: its Method system)."""
+    system = base_system(system)
+    if system == "individual":
+        return [f"individual/{pair}" for pair in pairs]
+    return [system]
+
+
+def curve_models(config: dict) -> list[str]:
+    """Every model behind a main-table system (training curves)."""
+    return list(dict.fromkeys(m for s in systems(config) for m in models_of(s, config["pairs"])))
+
+
+def curve_name(model: str) -> str:
+    """``individual/it-en`` -> ``individual-it-en``: a model's name in figure file names."""
+    return model.replace("/", "-")
+
+
+def figure_pairs(config: dict) -> list[str]:
+    """Figure 2's pairs: the configured ones, else the first three."""
+    return config["figures"]["importance_pairs"] or config["pairs"][:3]
+
+
+def figure_allocation(config: dict) -> dict[str, str]:
+    """The allocation Figure 3 shows: TE importance at the configured rho, k and variant."""
+    m = config["method"]
+    return {"imp": "te", "rho": number(m["rho"]), "k": number(m["k"]), "variant": m["variant"]}
+
+
+def figure_stems(config: dict) -> list[str]:
+    """The figures the config asks for (each written as PNG and PDF)."""
+    stems = ["importance", "importance_correlation", "lscore", "mscore"]
+    stems += [f"training_curves_{curve_name(m)}" for m in curve_models(config)]
+    if config["sweeps"]["k"]:
+        stems.append("k_sweep")
+    if config["sweeps"]["variants"]:
+        stems.append("variants")
+    if config["erasure"]["enabled"]:
+        stems.append("erasure")
+    return stems

@@ -1,0 +1,190 @@
+"""What each rule's outputs depend on: its Snakemake ``params``, and nothing else.
+
+Snakemake reruns a job when its params change, so a rule's params carry exactly the settings that
+change its outputs: one function per rule here, each returning the ``settings`` dict of one job
+(keys sorted at every level, so that the same config written in another key order is the same
+params). Settings that change how a job runs but not what it computes (threads, devices, log
+intervals, download mirrors and retries, batch sizes of decoding...) never reach params: the
+``*_execution`` functions hand them to the scripts, which read them from the config. Which splits,
+systems, seeds and sweep points are requested only decides which jobs exist.
+"""
+
+from __future__ import annotations
+
+from . import design
+from .corpora import download_plan
+from .languages import Pair, languages_of
+from .sites import KINDS
+from .systems import FAMILY_BASE, model_config_for, parse_method_system
+
+# train settings that do not change a trained model; valid_bleu_sentences joins them unless it
+# picks the best checkpoint (best_by: bleu)
+TRAIN_EXECUTION = ("threads", "log_interval", "device", "compile", "keep_last")
+DECODE_EXECUTION = ("max_tokens",)
+
+
+def canonical(value):
+    """``value`` with every dict's keys sorted and tuples as lists: one spelling per meaning."""
+    if isinstance(value, dict):
+        return {k: canonical(value[k]) for k in sorted(value)}
+    if isinstance(value, (list, tuple)):
+        return [canonical(v) for v in value]
+    return value
+
+
+# ---- data ------------------------------------------------------------------------------------
+
+
+def download_execution(config: dict, file: str) -> dict:
+    """Everything a download job uses is about how to fetch, not what: the file's name (its
+    package and version) is its identity."""
+    dl = config["download"]
+    return {"spec": download_plan(config)[file], "retries": dl["retries"], "timeout_s": dl["timeout_s"]}
+
+
+def prepare_corpus(config: dict) -> dict:
+    """The pairs and the options of the corpus in use (another corpus's options change nothing)."""
+    name = config["corpus"]["name"]
+    corpus = {"name": name, name: config["corpus"][name]}
+    return canonical({"config": {"pairs": config["pairs"], "corpus": corpus}, "files": list(download_plan(config))})
+
+
+def tokenize(config: dict, split: str, pair: str) -> dict:
+    """Training data is filtered by length; dev and test never are."""
+    pre, p = config["preprocess"], Pair.parse(pair)
+    length_filter = {k: pre[k] for k in ("min_tokens", "max_tokens", "max_ratio")} if split == "train" else None
+    return canonical({"langs": [p.src, p.tgt], "normalize_punct": pre["normalize_punct"], "length_filter": length_filter})
+
+
+def learn_bpe(config: dict) -> dict:
+    bpe = config["bpe"]
+    return {"langs": languages_of(config["pairs"]), "merges": bpe["merges"], "min_frequency": bpe["min_frequency"]}
+
+
+def apply_bpe(config: dict) -> dict:
+    return {"threshold": config["bpe"]["vocab_threshold"]}
+
+
+def build_vocab(config: dict) -> dict:
+    return {"target_languages": sorted({Pair.parse(p).tgt for p in config["pairs"]})}
+
+
+# ---- training --------------------------------------------------------------------------------
+
+
+def _train(config: dict, seed: int, overrides: dict) -> dict:
+    train = {**config["train"], **overrides}
+    out = {k: v for k, v in train.items() if k not in TRAIN_EXECUTION}
+    if out["best_by"] != "bleu":
+        del out["valid_bleu_sentences"]
+    return {**out, "seed": seed}
+
+
+def training_execution(config: dict) -> dict:
+    """The train settings of every training job that change how it runs, not the model it trains."""
+    train = config["train"]
+    out = {k: train[k] for k in TRAIN_EXECUTION if k != "threads"}  # threads: the rule's threads
+    if train["best_by"] != "bleu":
+        out["valid_bleu_sentences"] = train["valid_bleu_sentences"]
+    return out
+
+
+def pretrain(config: dict, arch: str, seed: int) -> dict:
+    """A pretrained architecture: its model section (+TS, +Adapter and the wide model change it),
+    the train section, the seed, the pairs."""
+    model = model_config_for(arch, config["model"], config["baselines"], config["pairs"])
+    return canonical({"model": model, "train": _train(config, seed, {}), "pairs": config["pairs"]})
+
+
+def train_individual(config: dict, pair: str, seed: int) -> dict:
+    """One bilingual model: the train section with the ``individual`` overrides, one pair."""
+    model = model_config_for("individual", config["model"], config["baselines"], [pair])
+    return canonical({"model": model, "train": _train(config, seed, config["individual"]), "pairs": [pair]})
+
+
+def continue_training(config: dict, seed: int) -> dict:
+    """The continued control: Multilingual on the fine-tuning schedule, without masks."""
+    model = model_config_for("multilingual", config["model"], config["baselines"], config["pairs"])
+    return canonical({"model": model, "train": _train(config, seed, config["finetune"]), "pairs": config["pairs"]})
+
+
+def finetune(config: dict, family: str, seed: int) -> dict:
+    """Masked fine-tuning of a Method system from the architecture its family starts from."""
+    model = model_config_for(FAMILY_BASE[family], config["model"], config["baselines"], config["pairs"])
+    return canonical({"model": model, "train": _train(config, seed, config["finetune"]), "pairs": config["pairs"]})
+
+
+# ---- the method ------------------------------------------------------------------------------
+
+
+def importance(config: dict, imp: str, pair: str) -> dict:
+    return {"pair": pair, "method": imp, "label_smoothing": config["train"]["label_smoothing"],
+            "token_cap": config["method"]["importance_tokens"]}
+
+
+def allocate(config: dict, rho: str, k: str, variant: str) -> dict:
+    kinds = [kind for kind in KINDS if kind in config["method"]["site_kinds"]]  # order of the list is no setting
+    return {"pairs": config["pairs"], "rho": rho, "k": k, "variant": variant, "site_kinds": kinds}
+
+
+# ---- evaluation ------------------------------------------------------------------------------
+
+
+def translate(config: dict, system: str) -> dict:
+    """Decoding settings, detruecasing, and for an erasure run which neurons it zeroes."""
+    decode = {k: v for k, v in config["decode"].items() if k not in DECODE_EXECUTION and k != "splits"}
+    method = parse_method_system(system)
+    erase = {k: method[k] for k in ("erase", "fraction", "seed")} if method and "erase" in method else None
+    return canonical({"pairs": config["pairs"], "decode": decode, "detruecase": config["preprocess"]["truecase"],
+                      "erase": erase})
+
+
+def translate_execution(config: dict) -> dict:
+    return {k: config["decode"][k] for k in DECODE_EXECUTION}
+
+
+def score(config: dict, system: str, split: str, seed: int) -> dict:
+    return {"system": system, "split": split, "seed": seed, "pairs": config["pairs"]}
+
+
+def tables(config: dict) -> dict:
+    """The tables' layout; the systems whose first-seed hypotheses (pairs inner) and model cards
+    the rule's inputs list, in their order."""
+    systems = design.table_systems(config)
+    return {
+        "layout": {name: [[r.system, r.label] for r in rows] for name, rows in design.table_layout(config).items()},
+        "pairs": config["pairs"],
+        "split": design.reported_split(config),
+        "samples": config["sweeps"]["significance_samples"],
+        "hypothesis_systems": systems,
+        "card_systems": [s for s in systems for _ in design.models_of(s, config["pairs"])],
+    }
+
+
+# ---- figures ---------------------------------------------------------------------------------
+
+
+def figure_importance(config: dict) -> dict:
+    return {"pairs": design.figure_pairs(config), "sites": config["figures"]["importance_sites"]}
+
+
+def figure_importance_correlation(config: dict) -> dict:
+    return {"pairs": config["pairs"]}
+
+
+def figure_k_sweep(config: dict) -> dict:
+    return {"points": design.k_sweep_points(config), "reference": design.MULTILINGUAL}
+
+
+def figure_erasure(config: dict) -> dict:
+    runs, reference = design.erasure_figure_runs(config)
+    return {"runs": runs, "reference": reference, "group": "erased", "ylabel": "ΔBLEU over the intact Method system"}
+
+
+def figure_variants(config: dict) -> dict:
+    return {"runs": design.variant_runs(config), "reference": design.MULTILINGUAL, "group": "allocation",
+            "ylabel": "ΔBLEU over Multilingual"}
+
+
+def figure_training_curves(config: dict) -> dict:
+    return {"models": [design.curve_name(m) for m in design.curve_models(config)]}

@@ -1,0 +1,49 @@
+"""Validation during training: per-pair dev loss (NLL per target token) and, on the first dev
+sentences, greedy BLEU against the raw references; and the score that picks the best checkpoint."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+from .data import ParallelData
+from .loss import label_smoothed_loss
+from .model import SiteContext, Transformer
+from .scoring import corpus_scores
+from .translate import translate_data
+
+
+@torch.no_grad()
+def validate(model: Transformer, dev: ParallelData, references: list[list[str]], device,
+             context_for: Callable[[torch.Tensor], SiteContext], bleu_sentences: int, bf16: bool = False,
+             batch_size: int = 64) -> dict[str, dict[str, float]]:
+    """pair -> {"loss": NLL per target token, "bleu": greedy BLEU of the first ``bleu_sentences``
+    (absent when 0)}; ``references`` are the raw dev targets of each pair of ``dev``."""
+    was_training = model.training
+    model.eval()
+    out = {}
+    for p, pair in enumerate(dev.pairs):
+        loss_sum, ntok = 0.0, 0
+        items = [(p, i) for i in range(len(dev.src[p]))]
+        for start in range(0, len(items), batch_size):
+            b = dev.collate(items[start:start + batch_size]).to(device)
+            logits = model(b.src, b.prev, context_for(b.pair))
+            _, nll = label_smoothed_loss(logits, b.target, 0.0, dev.vocab.pad)
+            loss_sum, ntok = loss_sum + float(nll), ntok + b.target_tokens
+        row = {"loss": loss_sum / max(ntok, 1)}
+        n = min(bleu_sentences, len(items))
+        if n > 0:
+            hyps = translate_data(model, dev, p, dev.vocab, device, beam=1, context_for=context_for, limit=n, bf16=bf16)
+            row["bleu"] = corpus_scores(hyps, references[p][:n])["bleu"]
+        out[pair] = row
+    model.train(was_training)
+    return out
+
+
+def selection_metric(results: dict[str, dict[str, float]], best_by: str) -> float:
+    """Lower is better: mean dev loss, or minus mean BLEU when ``best_by`` is "bleu" and every pair
+    has one."""
+    if best_by == "bleu" and all("bleu" in r for r in results.values()):
+        return -sum(r["bleu"] for r in results.values()) / len(results)
+    return sum(r["loss"] for r in results.values()) / len(results)
