@@ -20,10 +20,12 @@ import re
 IMPORTANCE = ("te", "av")
 VARIANTS = ("pair", "source", "target", "separate")
 BASELINES = ("individual", "multilingual", "continued", "ts", "adapter")
+SHORTHANDS = ("method-av", "method-te", "expansion")  # the configured allocation, see expand_systems
 FAMILY_BASE = {"method": "multilingual", "expansion": "wide"}  # Method family -> the model it starts from
 ARCHITECTURES = ("multilingual", "ts", "adapter", "wide")      # what the pretrain rule trains
 METHOD_RE = re.compile(
-    r"(?P<family>method|expansion)-(?P<imp>te|av)-r(?P<rho>[0-9.]+)-k(?P<k>[0-9.]+)-(?P<variant>pair|source|target|separate)"
+    rf"(?P<family>{'|'.join(FAMILY_BASE)})-(?P<imp>{'|'.join(IMPORTANCE)})-r(?P<rho>[0-9.]+)-k(?P<k>[0-9.]+)"
+    rf"-(?P<variant>{'|'.join(VARIANTS)})"
     # Erasure (Figure 5): the Method system translating with some neurons zeroed.
     r"(?:\.erase-(?P<erase>general|[a-z]{2,3}-[a-z]{2,3})-f(?P<fraction>[0-9.]+)-s(?P<seed>[0-9]+))?"
 )
@@ -74,6 +76,8 @@ def expand_systems(systems: list[str], method: dict) -> list[str]:
     """Config shorthand (``method-te``, ``expansion``) -> full system names."""
     out = []
     for s in systems:
+        if s not in BASELINES + SHORTHANDS:
+            raise ValueError(f"unknown system {s!r} (allowed: {', '.join(BASELINES + SHORTHANDS)})")
         if s in ("method-te", "method-av"):
             out.append(method_system(s.split("-")[1], method["rho"], method["k"], method["variant"]))
         elif s == "expansion":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import subprocess
 import sys
 import threading
@@ -63,11 +64,25 @@ def file_server():
     server.close()
 
 
-def run_snakemake(workdir: Path, configfile: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    """Run the repository's workflow in ``workdir`` (outputs land there, not in the repo)."""
+def run_snakemake(workdir: Path, configfile: Path, *args: str, check: bool = True,
+                  quiet: bool = True) -> subprocess.CompletedProcess:
+    """Run the repository's workflow in ``workdir`` (outputs land there, not in the repo);
+    ``quiet=False`` keeps Snakemake's description of every job (its rule, files and reason)."""
     cmd = [sys.executable, "-m", "snakemake", *args, "-s", str(REPO / "Snakefile"), "-d", str(workdir),
-           "--configfile", str(configfile), "--cores", "2", "--quiet", "rules"]
+           "--configfile", str(configfile), "--cores", "2", *(["--quiet", "rules"] if quiet else [])]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=workdir)
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     return proc
+
+
+def changed(config: dict, changes: dict) -> dict:
+    """A deep copy of ``config`` with ``changes`` applied; keys are dotted paths (``train.lr``)."""
+    config = copy.deepcopy(config)
+    for key, value in changes.items():
+        node = config
+        *parents, last = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = value
+    return config

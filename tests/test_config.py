@@ -2,6 +2,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import changed
 
 from neuralloc.config import ConfigError, bible_editions, load_config, validate
 
@@ -10,15 +11,7 @@ BASE = {"experiment": "x", "pairs": ["it-en", "en-it"], "corpus": {"name": "bibl
 
 
 def _with(**changes):
-    import copy
-    cfg = copy.deepcopy(BASE)
-    for dotted, value in changes.items():
-        node = cfg
-        *path, last = dotted.split("__")
-        for p in path:
-            node = node.setdefault(p, {})
-        node[last] = value
-    return cfg
+    return changed(BASE, {key.replace("__", "."): value for key, value in changes.items()})
 
 
 def test_defaults_are_filled_at_every_depth():
@@ -95,3 +88,38 @@ def test_schema_documents_every_key():
             walk(sub, f"{path}{key}.")
 
     walk(schema, "")
+
+
+def test_schema_defaults_are_the_trainer_and_model_defaults():
+    """One source of defaults: the schema's train and model sections agree with TrainConfig and
+    ModelConfig, which bench scripts and tests build directly."""
+    from dataclasses import fields
+
+    from neuralloc.config import load_schema
+    from neuralloc.model import ModelConfig
+    from neuralloc.train import TrainConfig
+
+    schema = load_schema()["properties"]
+    for section, instance, only_in_code in (("train", TrainConfig(), {"seed", "strict"}),
+                                             ("model", ModelConfig(vocab_size=0), {"vocab_size", "pad_id", "route_pairs",
+                                                                                  "target_specific_attention", "adapter_dim"})):
+        defaults = {k: v["default"] for k, v in schema[section]["properties"].items() if k != "threads"}
+        assert set(defaults) | only_in_code == {f.name for f in fields(instance)}, section
+        for key, value in defaults.items():
+            assert getattr(instance, key) == (tuple(value) if isinstance(value, list) else value), f"{section}.{key}"
+    assert TrainConfig().strict == schema["finetune"]["properties"]["strict"]["default"]
+
+
+def test_schema_choices_are_the_package_vocabulary():
+    """Systems, importance measures, allocation variants and module kinds: named once in the package."""
+    from neuralloc.config import load_schema
+    from neuralloc.sites import KINDS
+    from neuralloc.systems import BASELINES, IMPORTANCE, SHORTHANDS, VARIANTS
+
+    schema = load_schema()["properties"]
+    method, sweeps = schema["method"]["properties"], schema["sweeps"]["properties"]
+    assert schema["systems"]["items"]["enum"] == [*BASELINES, *SHORTHANDS]
+    assert set(schema["erasure"]["properties"]["system"]["enum"]) == {s for s in SHORTHANDS if s.startswith("method-")}
+    assert method["variant"]["enum"] == sweeps["variants"]["items"]["enum"] == list(VARIANTS)
+    assert sweeps["importance"]["items"]["enum"] == list(IMPORTANCE)
+    assert method["site_kinds"]["items"]["enum"] == list(KINDS)

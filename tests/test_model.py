@@ -36,6 +36,15 @@ def test_site_names_follow_the_module_tree():
     assert dict(model.named_modules())["decoder.layers.1.cross_attn.v"].site == "decoder.layers.1.cross_attn.v"
 
 
+def test_the_site_grammar_names_exactly_the_models_sites():
+    from neuralloc.sites import PROJECTIONS, site_error
+
+    model = tiny()
+    assert all(site_error(name, {"encoder": 2, "decoder": 2}) is None for name in model.sites())
+    found = {tuple(name.split(".")[-2:]) for name in model.sites()}
+    assert found == {(kind, proj) for kind, projs in PROJECTIONS.items() for proj in projs}
+
+
 @pytest.mark.parametrize("pre_norm", [False, True])
 def test_incremental_decoding_equals_full_forward(pre_norm):
     model = tiny(pre_norm)

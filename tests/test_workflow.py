@@ -176,3 +176,13 @@ def test_iwslt_and_europarl_through_the_rules(file_server, tmp_path):
                        corpus={"name": "europarl", "europarl": {"train_size": 50, "dev_size": 10, "test_size": 10}})
     run_snakemake(tmp_path, europarl, "results/ep/raw/manifest.json")
     assert len(read_lines(tmp_path / "results/ep/raw/train.en-de.src")) == 50
+
+
+def test_workflow_start_up_imports_neither_pandas_nor_torch():
+    """Every Snakemake invocation (dry runs included) runs the imports of rules/common.smk: they
+    stay light."""
+    statements = re.findall(r"^(from neuralloc[\w.]* import (?:\([^)]*\)|.*))$", (REPO / "rules/common.smk").read_text(), re.M)
+    assert any("settings" in s for s in statements)
+    code = "\n".join(["import sys", *statements, "print([m for m in ('pandas', 'sacrebleu', 'torch', 'matplotlib') if m in sys.modules])"])
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO).stdout
+    assert out.strip() == "[]"
