@@ -84,22 +84,32 @@ def allocate(importance: dict[str, dict[str, np.ndarray]], pairs: list[str], rho
 
 def read_importance(paths: list[str | Path], pairs: list[str]) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, str]]:
     """pair -> site -> vector from one importance file per pair (``paths`` follow ``pairs``), and
-    the metadata of the last file."""
+    their common metadata. The files must come from one importance method and one checkpoint, and
+    give every site one width."""
     if len(paths) != len(pairs):
         raise ValueError(f"{len(paths)} importance files for {len(pairs)} pairs ({', '.join(pairs)})")
-    out, meta = {}, {}
+    out, metas = {}, {}
     for pair, path in zip(pairs, paths):
         if not Path(path).exists():
             raise FileNotFoundError(f"no importance file for pair {pair}: {path}")
         with safe_open(str(path), framework="np") as f:
             out[pair] = {k: f.get_tensor(k) for k in f.keys()}
-            meta = f.metadata() or meta
-        if meta.get("pair", pair) != pair:
-            raise ValueError(f"{path} holds the importance of {meta['pair']}, not of {pair}")
-    sites = [set(v) for v in out.values()]
-    if any(s != sites[0] for s in sites):
-        raise ValueError(f"importance files {', '.join(map(str, paths))} cover different sites")
-    return out, meta
+            metas[pair] = f.metadata() or {}
+        if metas[pair].get("pair", pair) != pair:
+            raise ValueError(f"{path} holds the importance of {metas[pair]['pair']}, not of {pair}")
+    for key in ("method", "checkpoint_sha256"):
+        values = {pair: m.get(key) for pair, m in metas.items()}
+        if len(set(values.values())) > 1:
+            raise ValueError(f"importance files disagree on their {key}: {values}; recompute them from one checkpoint")
+    first = pairs[0]
+    for pair in pairs[1:]:
+        if set(out[pair]) != set(out[first]):
+            diff = sorted(set(out[pair]) ^ set(out[first]))
+            raise ValueError(f"importance files of {first} and {pair} cover different sites (e.g. {diff[0]})")
+        for site, vector in out[pair].items():
+            if vector.shape != out[first][site].shape:
+                raise ValueError(f"importance of {pair} at {site} has shape {vector.shape}, that of {first} {out[first][site].shape}")
+    return out, metas[first]
 
 
 def mask_counts(general: dict[str, np.ndarray], masks: dict[str, dict[str, np.ndarray]]) -> list[dict]:

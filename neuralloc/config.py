@@ -43,7 +43,14 @@ def _with_defaults(validator_class):
     return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
 
 
-_DefaultFillingValidator = _with_defaults(jsonschema.Draft202012Validator)
+def _strict_integers(validator_class):
+    """JSON-Schema counts 512.0 as an integer; the trainer would not: integers are Python ints."""
+    checker = validator_class.TYPE_CHECKER.redefine(
+        "integer", lambda _, value: isinstance(value, int) and not isinstance(value, bool))
+    return jsonschema.validators.extend(validator_class, type_checker=checker)
+
+
+_DefaultFillingValidator = _with_defaults(_strict_integers(jsonschema.Draft202012Validator))
 
 
 def _key(path) -> str:
@@ -59,8 +66,11 @@ def _allowed(error: jsonschema.ValidationError) -> str:
         return "allowed keys: " + ", ".join(sorted(schema.get("properties", {})))
     if error.validator == "enum":
         return "allowed values: " + ", ".join(map(repr, schema["enum"]))
-    if "minimum" in schema or "maximum" in schema:
-        return f"allowed: {schema.get('type')} in [{schema.get('minimum', '-inf')}, {schema.get('maximum', 'inf')}]"
+    bounds = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
+    if any(b in schema for b in bounds):
+        low = f"({schema['exclusiveMinimum']}" if "exclusiveMinimum" in schema else f"[{schema.get('minimum', '-inf')}"
+        high = f"{schema['exclusiveMaximum']})" if "exclusiveMaximum" in schema else f"{schema.get('maximum', 'inf')}]"
+        return f"allowed: {schema.get('type', 'number')} in {low}, {high}"
     if "pattern" in schema:
         return f"allowed: strings matching {schema['pattern']}"
     if "type" in schema:
@@ -110,6 +120,10 @@ def check_semantics(config: dict) -> None:
                     f"  {key}: edition {edition!r} is in {BIBLE_EDITIONS[edition]!r}, not {lang!r}"
                     f" (allowed for {lang!r}: {', '.join(mine) or 'none'})"
                 )
+    pre = config.get("preprocess", {})
+    if pre.get("min_tokens", 1) > pre.get("max_tokens", 1):
+        problems.append(f"  preprocess.min_tokens: {pre['min_tokens']} is above preprocess.max_tokens {pre['max_tokens']} "
+                        "(allowed: at most max_tokens; no training pair would be kept)")
     model = config.get("model", {})
     if model.get("d_model", 1) % model.get("heads", 1):
         problems.append(f"  model.heads: {model['heads']} does not divide model.d_model {model['d_model']} (allowed: a divisor of d_model)")

@@ -21,7 +21,8 @@ from .binarized import IndexedText
 from .languages import Pair
 from .vocab import Vocabulary
 
-DEFAULT_BUCKETS = (8, 12, 16, 24, 32, 40, 48, 64, 80, 96, 128, 160, 192, 256)
+# The largest bucket bounds model.max_positions (the schema's maximum; tested).
+DEFAULT_BUCKETS = (8, 12, 16, 24, 32, 40, 48, 64, 80, 96, 128, 160, 192, 256, 320, 384, 448, 512, 640, 768, 896, 1024)
 
 
 @dataclass

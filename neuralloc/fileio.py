@@ -31,14 +31,20 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
-    os.chmod(tmp, _FILE_MODE)  # mkstemp creates 0600; outputs get the usual permissions
     tmp = Path(tmp)
     try:
         yield tmp
-        os.replace(tmp, path)
+        publish(tmp, path)
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def publish(tmp: str | os.PathLike, path: str | os.PathLike) -> None:
+    """Rename a finished temporary file to ``path`` with the usual permissions (mkstemp creates
+    0600, and some writers, safetensors among them, recreate the file with 0600)."""
+    os.chmod(tmp, _FILE_MODE)
+    os.replace(tmp, path)
 
 
 @contextlib.contextmanager
@@ -55,6 +61,14 @@ def sha256sum(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     with open(path, "rb") as f:
         while block := f.read(chunk):
             h.update(block)
+    return h.hexdigest()
+
+
+def files_digest(paths: Iterable[str | os.PathLike]) -> str:
+    """One sha256 over the contents of ``paths``, in order."""
+    h = hashlib.sha256()
+    for path in paths:
+        h.update(sha256sum(path).encode())
     return h.hexdigest()
 
 

@@ -1,5 +1,6 @@
 """Logging set-up shared by every entry point: one log file per rule (Snakemake's ``log:``),
-mirrored on stderr."""
+mirrored on stderr. An exception that ends the job is logged there too, with its traceback, so the
+log Snakemake points to after a failure says what failed."""
 
 from __future__ import annotations
 
@@ -16,3 +17,11 @@ def setup_logging(log_file: str | Path | None = None, level: int = logging.INFO,
     logging.basicConfig(level=level, handlers=handlers, force=True,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.captureWarnings(True)
+    sys.excepthook = _log_uncaught
+
+
+def _log_uncaught(kind, value, tb) -> None:
+    if issubclass(kind, KeyboardInterrupt):
+        sys.__excepthook__(kind, value, tb)
+        return
+    logging.getLogger("neuralloc").critical("the job failed: %s: %s", kind.__name__, value, exc_info=(kind, value, tb))

@@ -16,24 +16,49 @@ from safetensors import safe_open
 from .model import SiteContext
 
 
-def load_masks(path: str | Path, pairs: list[str] | None = None):
+class MaskError(ValueError):
+    """A masks file that does not fit the model or the pairs it is used with."""
+
+
+def load_masks(path: str | Path, pairs: list[str] | None = None, widths: dict[str, int] | None = None):
     """(site -> general mask, pair -> site -> mask, metadata) from an ``allocate`` output, for
-    ``pairs`` (default: every pair the file was allocated for)."""
+    ``pairs`` (default: every pair the file was allocated for). Every mask must be boolean; with
+    ``widths`` (site -> width of the model), every pair must have exactly the model's sites, each
+    of its width."""
     general: dict[str, np.ndarray] = {}
     with safe_open(str(path), framework="pt") as f:
         meta = f.metadata() or {}
         pairs = pairs if pairs is not None else meta.get("pairs", "").split(",")
         masks: dict[str, dict[str, np.ndarray]] = {p: {} for p in pairs}
         for key in f.keys():
-            owner, site = key.split("/", 1)
+            owner, _, site = key.partition("/")
+            tensor = f.get_tensor(key)
+            if tensor.dtype != torch.bool:
+                raise MaskError(f"{path}: {key} holds {tensor.dtype} values; masks are boolean (rerun allocate)")
             if owner == "general":
-                general[site] = f.get_tensor(key).numpy()
+                general[site] = tensor.numpy()
             elif owner in masks:
-                masks[owner][site] = f.get_tensor(key).numpy()
+                masks[owner][site] = tensor.numpy()
     missing = [p for p in pairs if not masks[p]]
     if missing:
-        raise ValueError(f"{path} has no masks for pairs {missing} (it was allocated for {meta.get('pairs', '?')})")
+        raise MaskError(f"{path} has no masks for pairs {missing} (it was allocated for {meta.get('pairs', '?')})")
+    if widths is not None:
+        check_masks(path, masks, widths)
     return general, masks, meta
+
+
+def check_masks(path: str | Path, masks: dict[str, dict[str, np.ndarray]], widths: dict[str, int]) -> None:
+    """Every pair's masks cover exactly the model's sites, each a vector of the site's width."""
+    for pair, sites in masks.items():
+        absent, unknown = sorted(set(widths) - set(sites)), sorted(set(sites) - set(widths))
+        problems = ([f"no mask for its sites {', '.join(absent[:3])}" + (" ..." if len(absent) > 3 else "")] if absent else []) \
+            + ([f"masks for sites it lacks {', '.join(unknown[:3])}"] if unknown else [])
+        if problems:
+            raise MaskError(f"{path}: the masks of {pair} do not fit the model: {'; '.join(problems)}")
+        for site, width in widths.items():
+            if sites[site].shape != (width,):
+                raise MaskError(f"{path}: the mask of {pair} at {site} has shape {tuple(sites[site].shape)}, "
+                                f"but the site has {width} neurons")
 
 
 class MaskTable:

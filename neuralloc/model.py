@@ -342,3 +342,9 @@ class Transformer(nn.Module):
     def forward(self, src: Tensor, prev: Tensor, ctx: SiteContext = NO_SITES) -> Tensor:
         memory, mask = self.encode(src, ctx)
         return self.decode(prev, memory, mask, ctx)
+
+
+def site_widths(cfg: ModelConfig) -> dict[str, int]:
+    """Site name -> width of a model with config ``cfg``, without allocating its weights."""
+    with torch.device("meta"):
+        return Transformer(cfg).site_widths()

@@ -39,7 +39,13 @@ def download_execution(config: dict, file: str) -> dict:
     """Everything a download job uses is about how to fetch, not what: the file's name (its
     package and version) is its identity."""
     dl = config["download"]
-    return {"spec": download_plan(config)[file], "retries": dl["retries"], "timeout_s": dl["timeout_s"]}
+    return {"spec": download_plan(config)[file], "retries": dl["retries"], "timeout_s": dl["timeout_s"],
+            "deadline_s": dl["deadline_s"]}
+
+
+def prepare_corpus_execution(config: dict) -> dict:
+    """The expected digest of each corpus file, checked before use (no result depends on it)."""
+    return {"sha256": {name: spec["sha256"] for name, spec in download_plan(config).items()}}
 
 
 def prepare_corpus(config: dict) -> dict:

@@ -16,6 +16,7 @@ model section.
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 IMPORTANCE = ("te", "av")
 VARIANTS = ("pair", "source", "target", "separate")
@@ -36,8 +37,9 @@ LABELS = {"individual": "Individual", "multilingual": "Multilingual", "continued
 
 
 def number(x: float) -> str:
-    """0.9 -> '0.9', 1.0 -> '1': the spelling of rho and k in file names."""
-    return f"{float(x):g}"
+    """0.9 -> '0.9', 1.0 -> '1', 1e-7 -> '0.0000001': the spelling of rho and k in file names
+    (plain decimals, never an exponent, which the names' pattern would reject)."""
+    return format(Decimal(repr(float(x))).normalize(), "f")
 
 
 def method_system(imp: str, rho: float, k: float, variant: str, family: str = "method") -> str:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import signal
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,10 +26,11 @@ from . import layout
 from .checkpoint import load_checkpoint, pick_device
 from .data import Batch, ParallelData, bucket_of, epoch_batches
 from .distributed import World
-from .fileio import read_lines, sha256sum
+from .binarized import offsets_path
+from .fileio import files_digest, read_lines, sha256sum
 from .loss import label_smoothed_loss
-from .model import ModelConfig, SiteContext, Transformer, context_maker
-from .resume import CsvLog, RunFiles, fingerprint, plain_config, resumable_state, save_state, write_model_card
+from .model import ModelConfig, SiteContext, Transformer, context_maker, site_widths
+from .resume import CsvLog, RunFiles, finish, fingerprint, plain_config, resumable_state, save_state, write_model_card
 from .validation import selection_metric, validate
 from .vocab import Vocabulary
 
@@ -69,6 +72,20 @@ class TrainConfig:
         return cls(**d)
 
 
+@contextlib.contextmanager
+def _stop_on_signals(handler):
+    """Route SIGTERM and SIGINT to ``handler`` while training (main thread only), then restore."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
 def inverse_sqrt_lr(update: int, peak: float, warmup: int) -> float:
     """Linear warmup to ``peak`` over ``warmup`` updates, then peak * sqrt(warmup / update)."""
     if warmup > 0 and update < warmup:
@@ -76,17 +93,22 @@ def inverse_sqrt_lr(update: int, peak: float, warmup: int) -> float:
     return peak * math.sqrt(max(warmup, 1) / max(update, 1))
 
 
+class Interrupted(RuntimeError):
+    """Training stopped on request (SIGTERM, SIGINT) after saving its resume state."""
+
+
 class Trainer:
     """Trains one model on the pairs of ``train_data``, validating on ``dev_data`` against the raw
     ``dev_references``; ``masks_for`` (the method) turns a batch's pair ids into a SiteContext that
     masks each example's neurons. The constructor touches no file: ``train()`` first resumes
-    ``files``' resume state, or starts from the weights of ``init`` (a checkpoint path), or from
-    scratch."""
+    ``files``' resume state (see ``resume.py``), or starts from the weights of ``init`` (a
+    checkpoint path), or from scratch. ``provenance`` names the files the run starts from (their
+    digests): a resume state from other files is never resumed, and the checkpoints record it."""
 
     def __init__(self, model_cfg: ModelConfig, cfg: TrainConfig, train_data: ParallelData, dev_data: ParallelData,
                  dev_references: list[list[str]], files: RunFiles, init: str | Path | None = None,
-                 masks_for: Callable[[torch.Tensor], SiteContext] | None = None, fingerprint_extra: str = ""):
-        self.cfg, self.files, self.init = cfg, files, init
+                 masks_for: Callable[[torch.Tensor], SiteContext] | None = None, provenance: dict | None = None):
+        self.cfg, self.files, self.init, self.provenance = cfg, files, init, dict(provenance or {})
         self.train_data, self.dev_data, self.dev_references = train_data, dev_data, dev_references
         self.pairs, self.vocab = list(train_data.pairs), train_data.vocab
         self.world = World.from_env()  # one process, or one rank of a torchrun group
@@ -112,16 +134,18 @@ class Trainer:
         # pair ids of a batch -> SiteContext: the method's masks, the routes of +TS / +Adapter
         self.context_for = context_maker(model_cfg, self.pairs, masks_for, self.device)
         self.fingerprint = fingerprint(model_cfg.to_dict(), plain_config(cfg), self.pairs, self.vocab.tokens,
-                                       fingerprint_extra)
+                                       self.provenance)
         self.update, self.epoch, self.batch_in_epoch = 0, 0, 0
         self.best: float | None = None
+        self.validated_at: int | None = None  # the update of the last validation
         self.csv: CsvLog | None = None
+        self.stop_requested = False  # set by request_stop (SIGTERM, SIGINT): save and stop after this update
 
     # ---- start, resume, save -----------------------------------------------------------------
     def start(self) -> None:
         """Resume, or initialize from ``init``; then (rank 0) rewrite the log and the model card."""
         log_rows: list[dict] = []
-        state = resumable_state(self.files, self.fingerprint)
+        state = resumable_state(self.files, self.fingerprint, self.cfg.max_updates)
         if state is not None:
             self._restore(state)
             log_rows = state.get("log_rows", [])
@@ -139,10 +163,9 @@ class Trainer:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.update, self.epoch, self.batch_in_epoch = state["update"], state["epoch"], state["batch_in_epoch"]
-        self.best = state["best"]
-        if not self.files.checkpoint.exists():
-            # Snakemake removes the outputs of a job it reruns: the best weights are gone, so the
-            # best score must go too, or no new checkpoint_best.pt would ever be written.
+        self.best, self.validated_at = state["best"], state["validated_at"]
+        if self.best is not None and not self.files.best.exists():
+            log.warning("%s is missing: the best score so far is forgotten", self.files.best)
             self.best = None
         torch.set_rng_state(state["rng_cpu"])
         if state["rng_cuda"] and torch.cuda.is_available():
@@ -150,7 +173,7 @@ class Trainer:
         log.info("resumed from %s at update %d (epoch %d, batch %d)", self.files.last, self.update, self.epoch,
                  self.batch_in_epoch)
 
-    def _state(self) -> dict:
+    def _state(self, metric: float | None = None) -> dict:
         return {
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
@@ -158,14 +181,20 @@ class Trainer:
             "train_config": plain_config(self.cfg),
             "pairs": self.pairs,
             "update": self.update, "epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch,
-            "best": self.best, "fingerprint": self.fingerprint, "log_rows": self.csv.rows,
+            "best": self.best, "validated_at": self.validated_at, "metric": metric,
+            "fingerprint": self.fingerprint, "provenance": self.provenance, "log_rows": self.csv.rows,
             "rng_cpu": torch.get_rng_state(),
             "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
         }
 
-    def save(self, best: bool) -> None:
+    def save(self, best: bool, metric: float | None = None, validation: bool = True) -> None:
+        """Rank 0 writes the resume state (and the best weights when ``best``)."""
         if self.world.main:
-            save_state(self._state(), self.files, best, self.cfg.keep_last)
+            save_state(self._state(metric), self.files, best, self.cfg.keep_last, numbered=validation)
+
+    def request_stop(self, *_) -> None:
+        """Stop after the current update, with the resume state saved (a signal handler)."""
+        self.stop_requested = True
 
     # ---- one update --------------------------------------------------------------------------
     def _collate(self, items) -> tuple[Batch, int]:
@@ -245,13 +274,28 @@ class Trainer:
         is_best = self.best is None or metric < self.best
         if is_best:
             self.best = metric
+        self.validated_at = self.update
         log.info("update %d: dev %s%s", self.update,
                  ", ".join(f"{p} {r['loss']:.3f}" + (f"/{r['bleu']:.1f}" if "bleu" in r else "") for p, r in results.items()),
                  " (best)" if is_best else "")
-        self.save(best=is_best)
+        self.save(best=is_best, metric=metric)
+
+    def _stop(self) -> None:
+        """Save the resume state at this update and stop (every rank)."""
+        self.save(best=False, validation=False)
+        self.world.barrier()
+        raise Interrupted(f"stopped at update {self.update} on request; the resume state is in {self.files.resume_dir}: "
+                          "rerun the job to resume")
 
     # ---- the loop ------------------------------------------------------------------------------
     def train(self) -> None:
+        """Train to ``max_updates`` (or ``max_epochs``), validate, and leave the best weights in the
+        declared checkpoint. On SIGTERM or SIGINT (a cluster's time limit, Ctrl-C) the run saves
+        its resume state after the current update and raises ``Interrupted``."""
+        with _stop_on_signals(self.request_stop):
+            self._train()
+
+    def _train(self) -> None:
         cfg = self.cfg
         if self.csv is None:
             self.start()
@@ -292,12 +336,24 @@ class Trainer:
                 if self.update >= cfg.max_updates:
                     stop = True
                     break
+                if self._stop_everywhere():
+                    self._stop()
             if not stop:
                 self.epoch += 1
                 self.batch_in_epoch = 0
         bar.close()
-        self._validate_and_save(time.time() - start)
-        log.info("done: %d updates in %.1f s", self.update, time.time() - start)
+        if self.validated_at != self.update:  # not when a resumed state had validated already
+            self._validate_and_save(time.time() - start)
+        if self.world.main:
+            finish(self.files)
+        self.world.barrier()
+        log.info("done: %d updates in %.1f s; best weights in %s", self.update, time.time() - start, self.files.checkpoint)
+
+    def _stop_everywhere(self) -> bool:
+        """Whether any rank was asked to stop (every rank stops at the same update)."""
+        if not self.world.distributed:
+            return self.stop_requested
+        return self.world.sum(float(self.stop_requested), device=self.device)[0] > 0
 
 
 def run_training(model: dict, train: dict, pairs: list[str], vocab: str, train_src: list[str], train_tgt: list[str],
@@ -318,12 +374,14 @@ def run_training(model: dict, train: dict, pairs: list[str], vocab: str, train_s
     dev_data = ParallelData(pairs, dev_src, dev_tgt, vocabulary, model_cfg.max_positions)
     table = None
     if masks is not None:
-        _, pair_masks, meta = load_masks(masks, pairs)
+        _, pair_masks, meta = load_masks(masks, pairs, site_widths(model_cfg))
         table = MaskTable(pair_masks, pairs, pick_device(cfg.device))
         log.info("masks %s (%s): each pair keeps %.1f%% of the neurons on average", masks, meta, 100 * table.active_share())
+    arrays = [*train_src, *train_tgt, *dev_src, *dev_tgt]
+    provenance = {"init_sha256": sha256sum(init) if init else None, "masks_sha256": sha256sum(masks) if masks else None,
+                  "data_sha256": files_digest([vocab, *arrays, *map(offsets_path, arrays), *dev_references])}
     trainer = Trainer(model_cfg, cfg, train_data, dev_data, [read_lines(r) for r in dev_references],
-                      RunFiles.of(checkpoint, card, train_log), init=init, masks_for=table,
-                      fingerprint_extra=sha256sum(masks) if masks else "")
+                      RunFiles.of(checkpoint, card, train_log), init=init, masks_for=table, provenance=provenance)
     trainer.train()
 
 

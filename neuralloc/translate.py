@@ -61,16 +61,16 @@ def translate_split(pairs: list[str], checkpoints: list[str], vocab: str, source
     checkpoints = list(checkpoints) * len(pairs) if len(checkpoints) == 1 else list(checkpoints)
     opts = {k: decode[k] for k in ("beam", "lenpen", "max_len_a", "max_len_b", "bf16") if k in decode}
     pair_masks = None
-    if masks is not None:
-        general, pair_masks, _ = load_masks(masks)
-        if erase:
-            which = None if erase["erase"] == "general" else erase["erase"]
-            pair_masks = erase_neurons(general, pair_masks, float(erase["fraction"]), int(erase["seed"]), which)
     loaded = None
     for pair, checkpoint, source, out in zip(pairs, checkpoints, sources, outputs):
         if loaded is None or loaded[0] != checkpoint:
             loaded = (checkpoint, *load_for_inference(checkpoint, vocab, threads))
         _, model, vocabulary, device = loaded
+        if masks is not None and pair_masks is None:  # a Method system: one model, checked against its sites
+            general, pair_masks, _ = load_masks(masks, pairs, model.site_widths())
+            if erase:
+                which = None if erase["erase"] == "general" else erase["erase"]
+                pair_masks = erase_neurons(general, pair_masks, float(erase["fraction"]), int(erase["seed"]), which)
         data = ParallelData([pair], [source], None, vocabulary, model.cfg.max_positions)
         masks_for = MaskTable(pair_masks, [pair], device) if pair_masks is not None else None
         context_for = context_maker(model.cfg, [pair], masks_for, device)

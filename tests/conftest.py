@@ -6,6 +6,7 @@ import copy
 import subprocess
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -18,7 +19,7 @@ sys.path.insert(0, str(REPO / "tests" / "fixtures"))
 class FileServer:
     """Serves ``files`` (URL path -> bytes). ``faults`` (URL path -> mode) breaks some of them:
     "error" answers 500, "truncate" announces the full length and sends half, "flaky" answers 500
-    once, then the file."""
+    once, then the file, "slow" sends it 4 KiB every 0.05 s."""
 
     def __init__(self):
         self.files: dict[str, bytes] = {}
@@ -45,6 +46,15 @@ class FileServer:
                 self.send_header("Content-Length", str(len(body)))
                 self.send_header("Content-Type", "text/html" if path.endswith("/") else "application/octet-stream")
                 self.end_headers()
+                if fault == "slow":
+                    try:
+                        for start in range(0, len(body), 1 << 12):
+                            self.wfile.write(body[start:start + (1 << 12)])
+                            self.wfile.flush()
+                            time.sleep(0.05)
+                    except OSError:  # the client gave up
+                        pass
+                    return
                 self.wfile.write(body[: len(body) // 2] if fault == "truncate" else body)
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

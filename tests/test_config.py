@@ -54,6 +54,20 @@ def test_every_shipped_config_is_valid(configfile):
         (_with(figures={"importance_sites": ["encoder.layers.-1.ffn.q"]}), "figures.importance_sites[0]", "ffn.fc1|fc2"),
         (_with(figures={"importance_pairs": ["de-en"]}), "figures.importance_pairs[0]", "allowed: it-en"),
         (_with(sweeps={"importance": ["xx"]}), "sweeps.importance[0]", "'te', 'av'"),
+        # only what runs: each of these crashed late, or ran something else than asked
+        (_with(train__max_tokens=512.0), "train.max_tokens", "not of type 'integer'"),
+        (_with(model__d_model=64.0), "model.d_model", "not of type 'integer'"),
+        (_with(train__adam_betas=[0.9, 1.0]), "train.adam_betas[1]", "in [0, 1)"),
+        (_with(train__adam_betas=[-0.1, 0.98]), "train.adam_betas[0]", "in [0, 1)"),
+        (_with(train__device="gpu0"), "train.device", "auto|cpu|cuda"),
+        (_with(model__max_positions=2048), "model.max_positions", "in [8, 1024]"),
+        (_with(preprocess={"min_tokens": 50, "max_tokens": 10}), "preprocess.min_tokens", "at most max_tokens"),
+        (_with(erasure={"seeds": [-1]}), "erasure.seeds[0]", "in [0, inf]"),
+        (_with(decode={"splits": []}), "decode.splits", "should be non-empty"),
+        (_with(decode={"splits": ["test", "test"]}), "decode.splits", "non-unique"),
+        (_with(systems=[]), "systems", "should be non-empty"),
+        (_with(seeds=[]), "seeds", "should be non-empty"),
+        (_with(download={"deadline_s": 0}), "download.deadline_s", "in (0, inf]"),
     ],
 )
 def test_bad_config_names_key_and_allowed_values(cfg, key, allowed):
@@ -123,3 +137,22 @@ def test_schema_choices_are_the_package_vocabulary():
     assert method["variant"]["enum"] == sweeps["variants"]["items"]["enum"] == list(VARIANTS)
     assert sweeps["importance"]["items"]["enum"] == list(IMPORTANCE)
     assert method["site_kinds"]["items"]["enum"] == list(KINDS)
+
+
+def test_a_tiny_k_still_names_a_system_the_rules_accept():
+    """1e-7 is YAML for a float: the system's name spells it as a plain decimal."""
+    import re
+
+    from neuralloc.design import systems
+    from neuralloc.systems import SYSTEM_PATTERN
+
+    cfg = validate(_with(method={"k": 1e-7}, systems=["method-te"]))
+    (name,) = systems(cfg)
+    assert name == "method-te-r0.9-k0.0000001-pair" and re.fullmatch(f"(?:{SYSTEM_PATTERN})", name)
+
+
+def test_the_largest_length_bucket_bounds_max_positions():
+    from neuralloc.config import load_schema
+    from neuralloc.data import DEFAULT_BUCKETS
+
+    assert load_schema()["properties"]["model"]["properties"]["max_positions"]["maximum"] == DEFAULT_BUCKETS[-1]

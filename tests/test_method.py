@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 from safetensors import safe_open
-from toy import make_toy_experiment
+from toy import interrupt_after, make_toy_experiment
 
 from neuralloc.allocate import allocate, allocate_site
 from neuralloc.data import ParallelData
@@ -16,7 +16,7 @@ from neuralloc.importance import importance, save_importance
 from neuralloc.loss import label_smoothed_loss
 from neuralloc.masking import MaskTable, erase_neurons, load_masks
 from neuralloc.model import ModelConfig, SiteLinear, Transformer
-from neuralloc.train import TrainConfig, experiment_trainer
+from neuralloc.train import Interrupted, TrainConfig, experiment_trainer
 from neuralloc.vocab import Vocabulary
 
 PAIRS = ["en-it", "it-en"]
@@ -241,7 +241,10 @@ def test_masked_finetuning_resumes_to_the_same_losses(toy, tmp_path):
     masks = random_masks(model, PAIRS, seed=4)
     straight = _finetune(toy, tmp_path / "a", False, updates=8, masks=masks)
     straight.train()
-    _finetune(toy, tmp_path / "b", False, updates=4, masks=masks).train()
+    interrupted = _finetune(toy, tmp_path / "b", False, updates=8, masks=masks)
+    interrupt_after(interrupted, 4)
+    with pytest.raises(Interrupted):
+        interrupted.train()
     resumed = _finetune(toy, tmp_path / "b", False, updates=8, masks=masks)
     assert resumed.update == 4
     resumed.train()

