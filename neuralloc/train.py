@@ -3,8 +3,9 @@ cross-entropy, Adam with inverse-sqrt warmup, clipping, accumulation, bf16 autoc
 periodic validation and resumable checkpoints (``resume.py``), and the entry point of every
 training rule (pretraining, Individual models, the continued control and masked fine-tuning).
 
-A killed run resumes from ``checkpoint_last.pt`` (model, optimizer, update counter, RNG states,
-epoch and batch position) to the same losses as an uninterrupted one.
+A killed or stopped run resumes from its ``resume/`` state (model, optimizer, update counter, RNG
+states, epoch and batch position, the best so far) to the same losses and the same best checkpoint
+as an uninterrupted one; a finished run is never resumed (see ``resume.py``).
 """
 
 from __future__ import annotations
