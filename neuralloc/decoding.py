@@ -3,7 +3,9 @@
 Beam search follows fairseq's ``SequenceGenerator``: at each step the 2·beam best candidates are
 ranked; those that end in EOS among the first ``beam`` are finalized with the score
 ``sum log p / len ** lenpen`` (len counts EOS), the best ``beam`` others go on; a sentence is done
-when it has ``beam`` finished hypotheses. With beam 1 this is exactly greedy decoding.
+when it has ``beam`` finished hypotheses. With beam 1 this is exactly greedy decoding. As in
+fairseq (``--min-len``, default 1), EOS cannot be chosen before ``min_len`` tokens, so no
+hypothesis is empty; the length limit wins where the two meet.
 """
 
 from __future__ import annotations
@@ -19,12 +21,17 @@ def _max_lengths(src: Tensor, pad: int, a: float, b: int, limit: int) -> Tensor:
     return torch.clamp((a * n.float() + b).long(), min=1, max=limit)
 
 
-def _step_logprobs(model: Transformer, tok: Tensor, memory, mask, ctx, cache, t: int, bos: int) -> Tensor:
-    """Log-probabilities of the next token; padding and BOS are never produced."""
+def _step_logprobs(model: Transformer, tok: Tensor, memory, mask, ctx, cache, t: int, bos: int, eos: int,
+                   min_len: int) -> Tensor:
+    """Log-probabilities of the next token; padding and BOS are never produced, EOS not before
+    ``min_len`` tokens (fairseq blocks it after the softmax too)."""
     logits = model.decode(tok, memory, mask, ctx, cache, offset=t)[:, -1].float()
     logits[:, model.cfg.pad_id] = float("-inf")
     logits[:, bos] = float("-inf")
-    return torch.log_softmax(logits, -1)
+    lprobs = torch.log_softmax(logits, -1)
+    if t < min_len:
+        lprobs[:, eos] = float("-inf")
+    return lprobs
 
 
 def _new_cache(model: Transformer) -> list[dict]:
@@ -40,7 +47,7 @@ def _reorder_cache(cache: list[dict], order: Tensor) -> None:
 
 @torch.no_grad()
 def greedy(model: Transformer, src: Tensor, bos: int, eos: int, ctx: SiteContext = NO_SITES,
-           max_len_a: float = 1.2, max_len_b: int = 10) -> list[list[int]]:
+           max_len_a: float = 1.2, max_len_b: int = 10, min_len: int = 1) -> list[list[int]]:
     """Arg-max decoding; returns token ids without BOS/EOS for each row of ``src``."""
     pad = model.cfg.pad_id
     memory, mask = model.encode(src, ctx)
@@ -51,7 +58,7 @@ def greedy(model: Transformer, src: Tensor, bos: int, eos: int, ctx: SiteContext
     out = torch.full((src.size(0), int(max_len.max())), pad, dtype=torch.long, device=src.device)
     done = torch.zeros(src.size(0), dtype=torch.bool, device=src.device)
     for t in range(int(max_len.max())):
-        nxt = _step_logprobs(model, tok, memory, mask, ctx, cache, t, bos).argmax(-1)
+        nxt = _step_logprobs(model, tok, memory, mask, ctx, cache, t, bos, eos, min_len).argmax(-1)
         nxt = torch.where(t + 1 >= max_len, torch.full_like(nxt, eos), nxt)
         nxt = torch.where(done, torch.full_like(nxt, pad), nxt)
         out[:, t] = nxt
@@ -64,7 +71,8 @@ def greedy(model: Transformer, src: Tensor, bos: int, eos: int, ctx: SiteContext
 
 @torch.no_grad()
 def beam_search(model: Transformer, src: Tensor, bos: int, eos: int, ctx: SiteContext = NO_SITES,
-                beam: int = 4, lenpen: float = 0.6, max_len_a: float = 1.2, max_len_b: int = 10) -> list[list[int]]:
+                beam: int = 4, lenpen: float = 0.6, max_len_a: float = 1.2, max_len_b: int = 10,
+                min_len: int = 1) -> list[list[int]]:
     """Best hypothesis per row of ``src`` (token ids without BOS/EOS)."""
     pad, n, dev = model.cfg.pad_id, src.size(0), src.device
     memory, mask = model.encode(src, ctx)
@@ -80,12 +88,12 @@ def beam_search(model: Transformer, src: Tensor, bos: int, eos: int, ctx: SiteCo
     done = torch.zeros(n, dtype=torch.bool, device=dev)
     base = (torch.arange(n, device=dev) * beam).unsqueeze(1)
     for t in range(steps):
-        lprobs = _step_logprobs(model, tokens[:, -1:], memory, mask, bctx, cache, t, bos)
+        lprobs = _step_logprobs(model, tokens[:, -1:], memory, mask, bctx, cache, t, bos, eos, min_len)
         vocab = lprobs.size(-1)
         if t + 1 >= first_limit:  # a sentence at its last allowed step can only end
             at_limit = (t + 1 >= max_len).repeat_interleave(beam).unsqueeze(1)
             only_eos = torch.full_like(lprobs, float("-inf"))
-            only_eos[:, eos] = lprobs[:, eos]
+            only_eos[:, eos] = 0.0 if t < min_len else lprobs[:, eos]  # the limit wins over min_len
             lprobs = torch.where(at_limit, only_eos, lprobs)
         cand = (scores.view(-1, 1) + lprobs).view(n, beam * vocab)
         top_scores, top_idx = cand.topk(2 * beam, dim=1)
@@ -115,8 +123,9 @@ def beam_search(model: Transformer, src: Tensor, bos: int, eos: int, ctx: SiteCo
 
 
 def decode(model: Transformer, src: Tensor, bos: int, eos: int, ctx: SiteContext = NO_SITES,
-           beam: int = 4, lenpen: float = 0.6, max_len_a: float = 1.2, max_len_b: int = 10) -> list[list[int]]:
+           beam: int = 4, lenpen: float = 0.6, max_len_a: float = 1.2, max_len_b: int = 10,
+           min_len: int = 1) -> list[list[int]]:
     """Beam search, or greedy decoding when ``beam`` is 1."""
     if beam == 1:
-        return greedy(model, src, bos, eos, ctx, max_len_a, max_len_b)
-    return beam_search(model, src, bos, eos, ctx, beam, lenpen, max_len_a, max_len_b)
+        return greedy(model, src, bos, eos, ctx, max_len_a, max_len_b, min_len)
+    return beam_search(model, src, bos, eos, ctx, beam, lenpen, max_len_a, max_len_b, min_len)

@@ -26,7 +26,7 @@ def translate_data(model: Transformer, data: ParallelData, p: int, vocab: Vocabu
                    beam: int = 4, lenpen: float = 0.6, max_len_a: float = 1.2, max_len_b: int = 10,
                    max_tokens: int = 8000, context_for: Callable[[torch.Tensor], SiteContext] | None = None,
                    limit: int | None = None, detruecase: bool = False, progress: bool = False,
-                   bf16: bool = False) -> list[str]:
+                   bf16: bool = False, min_len: int = 1) -> list[str]:
     """Post-processed translations of pair ``p``'s sources (the first ``limit`` of them);
     ``context_for`` (see ``model.context_maker``) gives the SiteContext of a batch's pair ids.
     ``bf16``: autocast on CUDA (beam scores stay fp32); ignored on the CPU."""
@@ -40,7 +40,7 @@ def translate_data(model: Transformer, data: ParallelData, p: int, vocab: Vocabu
         b = data.collate(items).to(device)
         ctx = context_for(b.pair) if context_for else NO_SITES
         with torch.autocast(device_type, dtype=torch.bfloat16, enabled=bf16 and device_type == "cuda"):
-            hyps = decode(model, b.src, vocab.bos, vocab.eos, ctx, beam, lenpen, max_len_a, max_len_b)
+            hyps = decode(model, b.src, vocab.bos, vocab.eos, ctx, beam, lenpen, max_len_a, max_len_b, min_len)
         for i, ids in zip(b.index.tolist(), hyps):
             out[i] = postprocess(vocab.decode(ids), detruecase)
     model.train(was_training)
@@ -59,7 +59,7 @@ def translate_split(pairs: list[str], checkpoints: list[str], vocab: str, source
     if len(checkpoints) not in (1, len(pairs)):
         raise ValueError(f"{len(checkpoints)} checkpoints for {len(pairs)} pairs: give one, or one per pair")
     checkpoints = list(checkpoints) * len(pairs) if len(checkpoints) == 1 else list(checkpoints)
-    opts = {k: decode[k] for k in ("beam", "lenpen", "max_len_a", "max_len_b", "bf16") if k in decode}
+    opts = {k: decode[k] for k in ("beam", "lenpen", "max_len_a", "max_len_b", "min_len", "bf16") if k in decode}
     pair_masks = None
     loaded = None
     for pair, checkpoint, source, out in zip(pairs, checkpoints, sources, outputs):

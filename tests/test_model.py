@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from neuralloc.decoding import beam_search, greedy
+from neuralloc.decoding import beam_search, decode, greedy
 from neuralloc.model import ModelConfig, SiteContext, Transformer
 
 
@@ -112,10 +112,11 @@ def test_beam_search_respects_max_length_and_order():
         assert alone[0] == hyps[i]
 
 
-@pytest.mark.parametrize("lenpen", [0.6, 1.0])
-def test_wide_beam_finds_the_exhaustive_best(lenpen):
+@pytest.mark.parametrize("lenpen,min_len", [(0.6, 1), (1.0, 1), (0.6, 0), (0.6, 2)])
+def test_wide_beam_finds_the_exhaustive_best(lenpen, min_len):
     """A beam wider than every hypothesis set is exhaustive: its output must be the argmax over all
-    outputs of at most 3 steps of sum log p / len ** lenpen, here scored by full forward passes."""
+    outputs of at most 3 steps, and at least ``min_len`` tokens, of sum log p / len ** lenpen, here
+    scored by full forward passes."""
     torch.manual_seed(0)
     vocab = 8  # pad 0, bos 1, eos 2, five real tokens
     model = Transformer(ModelConfig(vocab_size=vocab, d_model=16, ffn_dim=24, heads=2, encoder_layers=1,
@@ -123,6 +124,7 @@ def test_wide_beam_finds_the_exhaustive_best(lenpen):
     src, _ = batch(n=3, s=5, vocab=vocab, seed=7)
     real = range(3, vocab)
     outputs = [[]] + [[a] for a in real] + [[a, b] for a in real for b in real]
+    outputs = [out for out in outputs if len(out) >= min_len]
 
     def score(row, out):
         prev = torch.tensor([[1] + out])
@@ -133,10 +135,31 @@ def test_wide_beam_finds_the_exhaustive_best(lenpen):
         target = out + [2]
         return float(sum(logp[i, tok] for i, tok in enumerate(target))) / len(target) ** lenpen
 
-    hyps = beam_search(model, src, bos=1, eos=2, beam=64, lenpen=lenpen, max_len_a=0.0, max_len_b=3)
+    hyps = beam_search(model, src, bos=1, eos=2, beam=64, lenpen=lenpen, max_len_a=0.0, max_len_b=3, min_len=min_len)
     for row in range(3):
         best = max(outputs, key=lambda out: score(row, out))
         assert hyps[row] == best
+
+
+@pytest.mark.parametrize("beam", [1, 4])
+def test_min_len_blocks_an_eos_that_dominates(beam):
+    """A model that always prefers EOS: fairseq's rule (min_len 1) still gives one token at least;
+    with min_len 0 every output is empty."""
+    model = tiny()
+    plain = model.decode
+
+    def eos_first(*args, **kwargs):
+        logits = plain(*args, **kwargs)
+        logits[..., 2] += 50.0
+        return logits
+
+    model.decode = eos_first
+    src, _ = batch(n=6, s=6, seed=4)
+    assert decode(model, src, bos=1, eos=2, beam=beam, min_len=0) == [[]] * 6
+    assert all(len(h) == 1 for h in decode(model, src, bos=1, eos=2, beam=beam))  # default min_len 1
+    assert all(len(h) == 3 for h in decode(model, src, bos=1, eos=2, beam=beam, min_len=3))
+    # the length limit wins where the two meet
+    assert all(len(h) == 1 for h in decode(model, src, bos=1, eos=2, beam=beam, min_len=5, max_len_a=0.0, max_len_b=2))
 
 
 def test_too_long_input_is_a_clear_error():

@@ -82,6 +82,7 @@ TABLE = {
     "method.rho": (0.5, {"tables", "figure_k_sweep", "figure_erasure", "figure_variants", "figure_training_curves"}),
     "decode.beam": (2, {"translate", "translate erasure"}),
     "decode.lenpen": (1.0, {"translate", "translate erasure"}),
+    "decode.min_len": (0, {"translate", "translate erasure"}),
     "decode.max_tokens": (100, set()),
     "decode.splits": (["dev", "test"], set()),
     "sweeps.significance_samples": (10, {"tables"}),
