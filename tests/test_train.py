@@ -11,6 +11,7 @@ from neuralloc.fileio import read_lines
 from neuralloc.loss import label_smoothed_loss
 from neuralloc.model import ModelConfig
 from neuralloc.scoring import corpus_scores
+from neuralloc import train
 from neuralloc.train import Interrupted, TrainConfig, experiment_trainer, inverse_sqrt_lr
 from neuralloc.translate import translate_data
 from neuralloc.vocab import Vocabulary
@@ -125,23 +126,43 @@ def _interrupted(root, out, stop_at, max_updates=30, **kw):
         (out / name).unlink(missing_ok=True)
 
 
+BEST_AT = 10  # the validation every run of these tests takes as its best
+
+
+def _best_at(mp: pytest.MonkeyPatch, update: int) -> None:
+    """Script the selection metric so that the validation at ``update`` is the best of a run: what
+    a resume must keep is then known, whichever way a toy model's dev BLEU moves on this machine."""
+    real = train.Trainer._validate_and_save_main
+
+    def scripted(self, wall):
+        with pytest.MonkeyPatch.context() as inner:
+            inner.setattr(train, "selection_metric", lambda results, best_by: 0.0 if self.update == update else 1.0)
+            real(self, wall)
+
+    mp.setattr(train.Trainer, "_validate_and_save_main", scripted)
+
+
 @pytest.fixture(scope="module")
 def straight(tmp_path_factory):
-    """A toy experiment and an uninterrupted 30-update run on it."""
+    """A toy experiment and an uninterrupted 30-update run on it (best at update ``BEST_AT``)."""
     tmp = tmp_path_factory.mktemp("resume")
     root = make_toy_experiment(tmp / "toy", pairs=("en-it", "it-en"), n_train=200)
-    experiment_trainer(root, small_model(), TrainConfig(max_updates=30, **RESUME_CFG), ["en-it", "it-en"], tmp / "straight").train()
+    with pytest.MonkeyPatch.context() as mp:
+        _best_at(mp, BEST_AT)
+        experiment_trainer(root, small_model(), TrainConfig(max_updates=30, **RESUME_CFG), ["en-it", "it-en"],
+                           tmp / "straight").train()
     return root, tmp / "straight"
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("stop_at", [13, 15])  # between validations, and right after one
-def test_an_interrupted_run_resumes_to_the_same_model_and_best(straight, tmp_path, stop_at):
+def test_an_interrupted_run_resumes_to_the_same_model_and_best(straight, tmp_path, stop_at, monkeypatch):
     root, done = straight
+    _best_at(monkeypatch, BEST_AT)
     _interrupted(root, tmp_path / "m", stop_at)
     experiment_trainer(root, small_model(), TrainConfig(max_updates=30, **RESUME_CFG), ["en-it", "it-en"], tmp_path / "m").train()
     a, b = load_checkpoint(done / "checkpoint_best.pt"), load_checkpoint(tmp_path / "m/checkpoint_best.pt")
-    assert a["update"] < stop_at  # the best was found before the interruption, and must survive it
+    assert a["update"] == BEST_AT < stop_at  # the best was found before the interruption, and must survive it
     assert a["update"] == b["update"] and all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
     for kind in ("train", "valid"):  # every row once, the same values
         assert _rows(tmp_path / "m/train_log.csv", kind) == _rows(done / "train_log.csv", kind)
