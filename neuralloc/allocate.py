@@ -28,6 +28,7 @@ from safetensors.numpy import save_file
 
 from .fileio import atomic_open, atomic_path
 from .languages import Pair
+from . import readings
 from .sites import KINDS, site_kind, site_side
 from .systems import VARIANTS
 
@@ -46,28 +47,32 @@ def unit_of(pair: str, site: str, variant: str) -> str:
     raise ValueError(f"unknown allocation variant {variant!r} (allowed: {', '.join(VARIANTS)})")
 
 
-def allocate_site(theta: np.ndarray, rho: float, k: float) -> tuple[np.ndarray, np.ndarray]:
-    """``theta``: (units, W) importance. Returns (general bool[W], specific bool[units, W])."""
+def allocate_site(theta: np.ndarray, rho: float, k: float, threshold: str = "ge") -> tuple[np.ndarray, np.ndarray]:
+    """``theta``: (units, W) importance. Returns (general bool[W], specific bool[units, W]).
+    ``threshold`` "ge": a unit whose importance reaches k · max (the paper's Eq. 9); "gt": exceeds
+    it (the released code; k = 1 then gives no specific neurons)."""
     units, width = theta.shape
     mean = theta.mean(axis=0)
     n_general = math.floor(rho * width + 1e-9)
     general = np.zeros(width, dtype=bool)
     general[np.argsort(-mean, kind="stable")[:n_general]] = True
-    threshold = k * theta.max(axis=0)
-    specific = (theta >= threshold[None, :]) & ~general[None, :]
+    bound = k * theta.max(axis=0)[None, :]
+    specific = (theta >= bound if threshold == "ge" else theta > bound) & ~general[None, :]
     return general, specific
 
 
 def allocate(importance: dict[str, dict[str, np.ndarray]], pairs: list[str], rho: float, k: float,
-             variant: str, site_kinds=KINDS) -> tuple[dict[str, np.ndarray], dict[str, dict[str, np.ndarray]]]:
+             variant: str, site_kinds=KINDS, threshold: str = "ge",
+             shared: set[str] = frozenset()) -> tuple[dict[str, np.ndarray], dict[str, dict[str, np.ndarray]]]:
     """importance: pair -> site -> vector. Returns (site -> general mask, pair -> site -> mask).
-    Sites of kinds not in ``site_kinds`` are left wholly general (shared by every pair)."""
+    Sites of kinds not in ``site_kinds``, and the sites in ``shared``, are left wholly general
+    (shared by every pair)."""
     if not 0 <= rho <= 1 or not 0 <= k <= 1:
         raise ValueError(f"rho and k must lie in [0, 1], got rho={rho}, k={k}")
     sites = list(importance[pairs[0]])
     general_masks, pair_masks = {}, {p: {} for p in pairs}
     for site in sites:
-        if site_kind(site) not in site_kinds:
+        if site_kind(site) not in site_kinds or site in shared:
             general_masks[site] = np.ones(importance[pairs[0]][site].size, dtype=bool)
             for p in pairs:
                 pair_masks[p][site] = general_masks[site]
@@ -75,7 +80,7 @@ def allocate(importance: dict[str, dict[str, np.ndarray]], pairs: list[str], rho
         units = sorted({unit_of(p, site, variant) for p in pairs})
         theta = np.stack([np.mean([importance[p][site] for p in pairs if unit_of(p, site, variant) == u], axis=0)
                           for u in units])
-        general, specific = allocate_site(theta, rho, k)
+        general, specific = allocate_site(theta, rho, k, threshold)
         general_masks[site] = general
         for p in pairs:
             pair_masks[p][site] = general | specific[units.index(unit_of(p, site, variant))]
@@ -139,14 +144,18 @@ def write_masks(out: str | Path, general, masks, metadata: dict, counts_csv: str
 
 
 def run_allocation(importance: list[str], pairs: list[str], rho: float, k: float, variant: str, site_kinds: list[str],
-                   masks: str, counts_csv: str, counts_json: str) -> None:
-    """Entry point of the allocate rule (and of the CLI): ``importance`` holds one file per pair."""
+                   masks: str, counts_csv: str, counts_json: str, threshold: str = "ge",
+                   first_layer_qkv: str = "masked") -> None:
+    """Entry point of the allocate rule (and of the CLI): ``importance`` holds one file per pair;
+    ``threshold`` and ``first_layer_qkv`` as ``readings.OPTIONS`` describe them."""
     unknown = set(site_kinds) - set(KINDS)
     if unknown:
         raise ValueError(f"unknown site kinds {sorted(unknown)} (allowed: {', '.join(KINDS)})")
     vectors, meta = read_importance(importance, pairs)
-    general, pair_masks = allocate(vectors, pairs, float(rho), float(k), variant, site_kinds)
+    shared = readings.shared_sites(list(vectors[pairs[0]]), {"first_layer_qkv": first_layer_qkv})
+    general, pair_masks = allocate(vectors, pairs, float(rho), float(k), variant, site_kinds, threshold, shared)
     metadata = {"rho": rho, "k": k, "variant": variant, "pairs": ",".join(pairs), "site_kinds": ",".join(site_kinds),
+                "threshold": threshold, "first_layer_qkv": first_layer_qkv,
                 "method": meta.get("method", ""), "checkpoint_sha256": meta.get("checkpoint_sha256", "")}
     write_masks(masks, general, pair_masks, metadata, counts_csv, counts_json)
     share = np.mean([g.mean() for g in general.values()])
@@ -162,13 +171,18 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--variant", choices=VARIANTS, default="pair")
     p.add_argument("--site-kinds", default=",".join(KINDS),
                    help="module kinds whose neurons are allocated (others stay general), default all")
+    p.add_argument("--threshold", choices=readings.OPTIONS["threshold"], default="ge",
+                   help="Eq. 9: importance >= k * max (the paper) or > k * max (the released code)")
+    p.add_argument("--first-layer-qkv", choices=readings.OPTIONS["first_layer_qkv"], default="masked",
+                   help="the first layers' attention q, k, v: allocated (the paper) or shared (the released code)")
     p.add_argument("--out", required=True, help="output masks (X.safetensors); counts go beside it (X.counts.csv, .json)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     stem = args.out.removesuffix(".safetensors")
     try:
         run_allocation(args.importance, [x for x in args.pairs.split(",") if x], args.rho, args.k, args.variant,
-                       [x for x in args.site_kinds.split(",") if x], args.out, f"{stem}.counts.csv", f"{stem}.counts.json")
+                       [x for x in args.site_kinds.split(",") if x], args.out, f"{stem}.counts.csv", f"{stem}.counts.json",
+                       args.threshold, args.first_layer_qkv)
     except (FileNotFoundError, ValueError) as e:
         sys.exit(f"error: {e}")
 

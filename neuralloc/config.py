@@ -92,7 +92,17 @@ def validate(config: dict, schema: dict | None = None) -> dict:
             lines.append(f"  {_key(e.absolute_path)}: {e.message}" + (f" ({hint})" if hint else ""))
         raise ConfigError("invalid configuration:\n" + "\n".join(lines))
     check_semantics(config)
+    resolve_reading(config)
     return config
+
+
+def resolve_reading(config: dict) -> None:
+    """rho and k not given: those of the reading ``method.follow`` names."""
+    from .readings import defaults
+
+    rho, k = defaults(config["method"]["follow"])
+    config["method"]["rho"] = rho if config["method"]["rho"] is None else config["method"]["rho"]
+    config["method"]["k"] = k if config["method"]["k"] is None else config["method"]["k"]
 
 
 def check_semantics(config: dict) -> None:

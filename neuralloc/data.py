@@ -169,17 +169,20 @@ def epoch_batches(data: ParallelData, max_tokens: int, seed: int, epoch: int, mi
     return [q[i] for i in range(max(map(len, per_pair))) for q in per_pair if i < len(q)]
 
 
-def inference_batches(data: ParallelData, p: int, max_tokens: int, limit: int | None = None) -> list[list[tuple[int, int]]]:
-    """Batches of one pair's first ``limit`` sentences (all by default) for decoding, sorted by
-    source length (restore order with ``index``)."""
-    lengths = np.fromiter((len(s) for s in data.src[p][:limit]), dtype=np.int64)
-    order = np.argsort(-lengths, kind="stable")
+def inference_batches(data: ParallelData, p: int, max_tokens: int, limit: int | None = None,
+                      indices=None) -> list[list[tuple[int, int]]]:
+    """Batches of one pair's first ``limit`` sentences (all by default), or of the sentences
+    ``indices``, for decoding, sorted by source length (restore order with ``index``)."""
+    chosen = np.arange(len(data.src[p][:limit])) if indices is None else np.asarray(indices, dtype=np.int64)
+    lengths = np.fromiter((len(data.src[p][i]) for i in chosen), dtype=np.int64, count=len(chosen))
+    order = chosen[np.argsort(-lengths, kind="stable")]
     batches, cur, cur_max = [], [], 0
     for i in order:
-        new_max = max(cur_max, int(lengths[i]))
+        size = len(data.src[p][i])
+        new_max = max(cur_max, size)
         if cur and new_max * (len(cur) + 1) > max_tokens:
             batches.append(cur)
-            cur, new_max = [], int(lengths[i])
+            cur, new_max = [], size
         cur.append((p, int(i)))
         cur_max = new_max
     if cur:

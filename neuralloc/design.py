@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from . import readings
 from .systems import base_system, erasure_system, expand_systems, label, method_system, number, parse_method_system
 
 MULTILINGUAL = "multilingual"  # the reference of every gain, significance test and ΔBLEU
 VARIANT_LABELS = {"pair": "by pair", "source": "by source", "target": "by target", "separate": "separate enc-dec"}
-TABLES = ("main", "rho", "k", "variants")
+TABLES = ("main", "rho", "k", "variants", "readings")
 
 
 @dataclass(frozen=True)
@@ -26,16 +27,38 @@ def systems(config: dict) -> list[str]:
     return expand_systems(config["systems"], config["method"])
 
 
+def reading(config: dict) -> str:
+    """The name of the configured reading of the method (``paper``, ``code`` or a mix)."""
+    return readings.name(readings.options(config["method"]))
+
+
+def reading_systems(config: dict) -> list[list[str]]:
+    """[reading, system] of Method-TE and Method-AV of every reading the experiment runs (the
+    configured one at method.rho and k, the others of sweeps.follow at their own); empty when only
+    one reading runs."""
+    m = config["method"]
+    names = readings.of_config(m, config["sweeps"])
+    if len(names) < 2:
+        return []
+    out = []
+    for r in names:
+        rho, k = (m["rho"], m["k"]) if r == names[0] else readings.defaults(next(p for p, s in readings.SHORT.items() if s == r))
+        out += [[r, method_system(imp, rho, k, m["variant"], r)] for imp in ("te", "av")]
+    return out
+
+
 def table_layout(config: dict) -> dict[str, list[Row]]:
     """Which systems each table shows, in order: main (the configured systems), rho (Table 3),
-    k (the k sweep, per importance) and variants (Figure 6's allocations); empty sweeps are left out."""
-    m, sweeps = config["method"], config["sweeps"]
+    k (the k sweep, per importance), variants (Figure 6's allocations) and readings (the method as
+    the paper reads and as the released code does); empty sweeps are left out."""
+    m, sweeps, r = config["method"], config["sweeps"], reading(config)
     layout = {
         "main": [Row(s, label(s)) for s in systems(config)],
-        "rho": [Row(method_system("te", r, m["k"], m["variant"]), f"ρ = {number(r)}") for r in sweeps["rho"]],
-        "k": [Row(method_system(i, m["rho"], k, m["variant"]), f"{i.upper()} k = {number(k)}")
+        "rho": [Row(method_system("te", x, m["k"], m["variant"], r), f"ρ = {number(x)}") for x in sweeps["rho"]],
+        "k": [Row(method_system(i, m["rho"], k, m["variant"], r), f"{i.upper()} k = {number(k)}")
               for i in sweeps["importance"] for k in sweeps["k"]],
-        "variants": [Row(method_system("te", m["rho"], m["k"], v), VARIANT_LABELS[v]) for v in sweeps["variants"]],
+        "variants": [Row(method_system("te", m["rho"], m["k"], v, r), VARIANT_LABELS[v]) for v in sweeps["variants"]],
+        "readings": [Row(s, f"{label(s)} ({readings.label(x)})") for x, s in reading_systems(config)],
     }
     return {name: rows for name, rows in layout.items() if rows}
 
@@ -120,9 +143,26 @@ def figure_pairs(config: dict) -> list[str]:
 
 
 def figure_allocation(config: dict) -> dict[str, str]:
-    """The allocation Figure 3 shows: TE importance at the configured rho, k and variant."""
+    """The allocation Figure 3 shows: TE importance at the configured rho, k, variant and reading."""
     m = config["method"]
-    return {"imp": "te", "rho": number(m["rho"]), "k": number(m["k"]), "variant": m["variant"]}
+    return {"reading": reading(config), "imp": "te", "rho": number(m["rho"]), "k": number(m["k"]), "variant": m["variant"]}
+
+
+def claim_systems(config: dict) -> dict[str, str | None]:
+    """The Method-TE and Method-AV systems whose claims the run checks (None where not configured)."""
+    names = dict(zip(config["systems"], systems(config)))
+    return {"te": names.get("method-te"), "av": names.get("method-av")}
+
+
+def claim_hypothesis_systems(config: dict) -> list[str]:
+    """The systems whose first-seed hypotheses test the average gains (of those the run scores)."""
+    wanted = [*claim_systems(config).values(), MULTILINGUAL, "continued"]
+    return [s for s in table_systems(config) if s in wanted]
+
+
+def claim_figures(config: dict) -> list[str]:
+    """The figures whose numbers the claims read (each a CSV beside the figure)."""
+    return ["importance_correlation", "lscore", "mscore"] + (["erasure"] if config["erasure"]["enabled"] else [])
 
 
 def figure_stems(config: dict) -> list[str]:

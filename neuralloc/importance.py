@@ -11,6 +11,10 @@ positions for decoder sites):
 (cross-attention keys and values are computed at source positions, so they average over those)
 
 averaged over the tokens. Per token first, then the mean, as the authors' code does.
+
+The authors' released code differs (``readings.py``, docs/method.md): it differentiates plain
+cross-entropy (``label_smoothing`` 0), reads the dev set (the rule's input), and sums per-batch
+means over every position, padding included (``normalisation="batch_mean_sum"``).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import numpy as np
 import torch
 from safetensors.torch import save_file
 from tqdm import tqdm
@@ -32,22 +37,40 @@ from .systems import IMPORTANCE
 log = logging.getLogger(__name__)
 
 
+NORMALISATIONS = ("token_mean", "batch_mean_sum")
+
+
+def sample_sentences(data: ParallelData, p: int, token_cap: int, seed: int) -> list[int]:
+    """A seeded random sample of pair ``p``'s sentences holding at least ``token_cap`` target
+    tokens (all of them if the pair has fewer)."""
+    order = np.random.default_rng(seed).permutation(len(data.src[p]))
+    tokens = np.cumsum([len(data.tgt[p][i]) + 1 for i in order])  # + EOS, as the loss counts them
+    return order[: int(np.searchsorted(tokens, token_cap)) + 1].tolist()
+
+
 def importance(model: Transformer, data: ParallelData, p: int, method: str, label_smoothing: float = 0.1,
-               max_tokens: int = 4000, token_cap: int | None = None, device="cpu",
-               progress: bool = False) -> tuple[dict[str, torch.Tensor], dict[str, int]]:
-    """(site -> float32 importance vector, {"source": n, "target": n} tokens averaged over)."""
+               max_tokens: int = 4000, token_cap: int | None = None, device="cpu", progress: bool = False,
+               normalisation: str = "token_mean", seed: int = 1) -> tuple[dict[str, torch.Tensor], dict[str, int]]:
+    """(site -> float32 importance vector, {"source": n, "target": n} real tokens seen).
+
+    ``token_mean`` (the paper): each neuron's per-token score averaged over the real tokens of the
+    side its site reads. ``batch_mean_sum`` (the released code): each batch's mean over all its
+    positions, padding included, summed over batches. ``token_cap``: a seeded random sample of
+    sentences with that many target tokens instead of all."""
     if method not in IMPORTANCE:
         raise ValueError(f"unknown importance method {method!r} (allowed: {', '.join(IMPORTANCE)})")
+    if normalisation not in NORMALISATIONS:
+        raise ValueError(f"unknown normalisation {normalisation!r} (allowed: {', '.join(NORMALISATIONS)})")
     model.eval()
     pad = model.cfg.pad_id
     sums: dict[str, torch.Tensor] = {}
     counts = {"source": 0, "target": 0}
-    seen_target = 0
-    for items in tqdm(inference_batches(data, p, max_tokens), desc=f"{data.pairs[p]} {method}", disable=not progress or None):
+    chosen = sample_sentences(data, p, token_cap, seed) if token_cap is not None else None
+    batches = inference_batches(data, p, max_tokens, indices=chosen)
+    for items in tqdm(batches, desc=f"{data.pairs[p]} {method}", disable=not progress or None):
         host = data.collate(items)  # token counts from the host copy: no GPU read-back per batch
         for side, ids in (("source", host.src), ("target", host.prev)):
             counts[side] += int(ids.ne(pad).sum())
-        seen_target += host.target_tokens
         b = host.to(device)
         record: dict[str, torch.Tensor] = {}
         positions = {"source": b.src.ne(pad), "target": b.prev.ne(pad)}
@@ -61,11 +84,14 @@ def importance(model: Transformer, data: ParallelData, p: int, method: str, labe
             else:
                 scores = {n: h.abs() for n, h in record.items()}
         for name, s in scores.items():
-            keep = positions[site_tokens(name)].unsqueeze(-1).to(s.dtype)
-            total = (s.float() * keep).sum(dim=(0, 1)).detach()
+            if normalisation == "token_mean":
+                keep = positions[site_tokens(name)].unsqueeze(-1).to(s.dtype)
+                total = (s.float() * keep).sum(dim=(0, 1)).detach()
+            else:
+                total = s.float().mean(dim=(0, 1)).detach()
             sums[name] = total if name not in sums else sums[name] + total
-        if token_cap is not None and seen_target >= token_cap:
-            break
+    if normalisation == "batch_mean_sum":
+        return {name: s.cpu().float() for name, s in sums.items()}, counts
     out = {name: (s / max(counts[site_tokens(name)], 1)).cpu().float() for name, s in sums.items()}
     return out, counts
 
@@ -76,15 +102,18 @@ def save_importance(path: str | Path, vectors: dict[str, torch.Tensor], metadata
 
 
 def run_importance(checkpoint: str, vocab: str, src: str, tgt: str, pair: str, method: str, out: str,
-                   label_smoothing: float, token_cap: int | None, threads: int = 1) -> None:
-    """Entry point of the importance rule: ``src`` and ``tgt`` are the pair's encoded training arrays."""
+                   label_smoothing: float, token_cap: int | None, normalisation: str = "token_mean",
+                   seed: int | None = None, threads: int = 1) -> None:
+    """Entry point of the importance rule: ``src`` and ``tgt`` are the pair's encoded arrays (its
+    training or its dev data, as the reading says)."""
     from .checkpoint import load_for_inference
     from .fileio import sha256sum
 
     model, vocabulary, device = load_for_inference(checkpoint, vocab, threads)
     data = ParallelData([pair], [src], [tgt], vocabulary, model.cfg.max_positions)
-    vectors, counts = importance(model, data, 0, method, label_smoothing, token_cap=token_cap, device=device, progress=True)
-    meta = {"pair": pair, "method": method, "source_tokens": counts["source"], "target_tokens": counts["target"],
-            "checkpoint_sha256": sha256sum(checkpoint)}
+    vectors, counts = importance(model, data, 0, method, label_smoothing, token_cap=token_cap, device=device,
+                                 progress=True, normalisation=normalisation, seed=seed or 1)
+    meta = {"pair": pair, "method": method, "normalisation": normalisation, "label_smoothing": label_smoothing,
+            "source_tokens": counts["source"], "target_tokens": counts["target"], "checkpoint_sha256": sha256sum(checkpoint)}
     save_importance(out, vectors, meta)
     log.info("%s %s: %d sites, %d source and %d target tokens", pair, method, len(vectors), counts["source"], counts["target"])

@@ -28,6 +28,21 @@ def default_bible_editions() -> dict[str, str]:
     return out
 
 
+# Language -> its branch of a language family, for "similar languages share neurons" (the paper's
+# Es and Pt against Fi): every language a corpus here serves. Branch level (Romance, Germanic,
+# Slavic...), where relatedness is close enough to expect shared structure.
+LANGUAGE_BRANCHES: dict[str, str] = {
+    **dict.fromkeys(("it", "ro", "es", "pt", "fr"), "Romance"),
+    **dict.fromkeys(("en", "de", "nl", "da", "sv"), "Germanic"),
+    **dict.fromkeys(("pl", "ru", "uk", "bg", "cs", "sk", "sl"), "Slavic"),
+    **dict.fromkeys(("lt", "lv"), "Baltic"),
+    **dict.fromkeys(("fi", "et", "hu"), "Uralic"),
+    **dict.fromkeys(("hi", "bn"), "Indo-Aryan"),
+    **dict.fromkeys(("id", "tl"), "Austronesian"),
+    "el": "Hellenic", "fa": "Iranian", "tr": "Turkic", "sw": "Bantu", "vi": "Vietic", "zh": "Sinitic",
+    "ja": "Japonic", "ko": "Koreanic", "ar": "Semitic",
+}
+
 # The five languages of the IWSLT-17 multilingual TED task (all 20 directions exist).
 IWSLT17_LANGUAGES = ("de", "en", "it", "nl", "ro")
 

@@ -69,13 +69,13 @@ def model_file(run_dir: str, model: str, name: str) -> str:
     return f"{model_dir(run_dir, model)}/{name}"
 
 
-def importance(run_dir: str, arch: str, imp: str, pair: str) -> str:
-    return f"{run_dir}/importance/{arch}/{imp}/{pair}.safetensors"
+def importance(run_dir: str, arch: str, reading: str, imp: str, pair: str) -> str:
+    return f"{run_dir}/importance/{arch}/{reading}/{imp}/{pair}.safetensors"
 
 
-def masks(run_dir: str, arch: str, imp: str, rho: str, k: str, variant: str, ext: str = "safetensors") -> str:
+def masks(run_dir: str, arch: str, reading: str, imp: str, rho: str, k: str, variant: str, ext: str = "safetensors") -> str:
     """One allocation: the masks (``safetensors``) and their per-site counts (``counts.csv``, ``counts.json``)."""
-    return f"{run_dir}/masks/{arch}/{imp}/r{rho}-k{k}-{variant}.{ext}"
+    return f"{run_dir}/masks/{arch}/{reading}/{imp}/r{rho}-k{k}-{variant}.{ext}"
 
 
 def translations(run_dir: str, system: str, split: str, pair: str) -> str:

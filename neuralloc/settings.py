@@ -11,7 +11,7 @@ systems, seeds and sweep points are requested only decides which jobs exist.
 
 from __future__ import annotations
 
-from . import design
+from . import design, readings
 from .corpora import download_plan
 from .languages import Pair, languages_of
 from .sites import KINDS
@@ -123,14 +123,21 @@ def finetune(config: dict, family: str, seed: int) -> dict:
 # ---- the method ------------------------------------------------------------------------------
 
 
-def importance(config: dict, imp: str, pair: str) -> dict:
-    return {"pair": pair, "method": imp, "label_smoothing": config["train"]["label_smoothing"],
-            "token_cap": config["method"]["importance_tokens"]}
+def importance(config: dict, reading: str, imp: str, pair: str, seed: int) -> dict:
+    """The reading's loss and normalisation (its data split is the job's input); the token cap and
+    the seed of the sample it draws."""
+    opts = readings.of_name(reading)
+    smoothing = config["train"]["label_smoothing"] if opts["importance_loss"] == "label_smoothed" else 0.0
+    cap = config["method"]["importance_tokens"]
+    return {"pair": pair, "method": imp, "label_smoothing": smoothing, "normalisation": opts["importance_norm"],
+            "token_cap": cap, "seed": seed if cap else None}
 
 
-def allocate(config: dict, rho: str, k: str, variant: str) -> dict:
+def allocate(config: dict, reading: str, rho: str, k: str, variant: str) -> dict:
+    opts = readings.of_name(reading)
     kinds = [kind for kind in KINDS if kind in config["method"]["site_kinds"]]  # order of the list is no setting
-    return {"pairs": config["pairs"], "rho": rho, "k": k, "variant": variant, "site_kinds": kinds}
+    return {"pairs": config["pairs"], "rho": rho, "k": k, "variant": variant, "site_kinds": kinds,
+            "threshold": opts["threshold"], "first_layer_qkv": opts["first_layer_qkv"]}
 
 
 # ---- evaluation ------------------------------------------------------------------------------
@@ -165,6 +172,14 @@ def tables(config: dict) -> dict:
         "hypothesis_systems": systems,
         "card_systems": [s for s in systems for _ in design.models_of(s, config["pairs"])],
     }
+
+
+def claims(config: dict) -> dict:
+    """The claims' inputs (tables and figures by name, systems) and the bootstrap's samples."""
+    return {"table_names": list(design.table_layout(config)), "figure_names": design.claim_figures(config),
+            "systems": design.claim_systems(config), "pairs": config["pairs"],
+            "samples": config["sweeps"]["significance_samples"],
+            "hypothesis_systems": design.claim_hypothesis_systems(config)}
 
 
 # ---- figures ---------------------------------------------------------------------------------

@@ -4,9 +4,10 @@ Baselines: ``individual`` (one bilingual model per pair), ``multilingual``, ``co
 Multilingual model trained further on the fine-tuning schedule, without masks: a control the paper
 lacks), ``ts`` (+TS, target-specific attention) and ``adapter`` (+Adapter, per-pair adapters).
 A Method system is a pretrained model fine-tuned with the masks of one allocation, named after
-it: ``method-te-r0.9-k0.7-pair`` starts from the Multilingual model, ``expansion-te-...`` (+Expansion)
-from the same architecture with a wider FFN. The config's shorthands ``method-te``, ``method-av`` and
-``expansion`` mean the configured rho, k and variant.
+it and after the reading of the method it follows (``readings.py``): ``method-te-r0.9-k0.7-pair-paper``
+starts from the Multilingual model, ``expansion-te-...`` (+Expansion) from the same architecture
+with a wider FFN. The config's shorthands ``method-te``, ``method-av`` and ``expansion`` mean the
+configured rho, k, variant and reading.
 
 Each system is trained from one of the *architectures* in ``ARCHITECTURES`` (a ``models/{arch}``
 directory built by the pretrain rule); ``model_config_for`` says what each changes in the config's
@@ -18,6 +19,9 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
+from . import readings
+from .readings import PATTERN as READING_PATTERN
+
 IMPORTANCE = ("te", "av")
 VARIANTS = ("pair", "source", "target", "separate")
 BASELINES = ("individual", "multilingual", "continued", "ts", "adapter")
@@ -26,7 +30,7 @@ FAMILY_BASE = {"method": "multilingual", "expansion": "wide"}  # Method family -
 ARCHITECTURES = ("multilingual", "ts", "adapter", "wide")      # what the pretrain rule trains
 METHOD_RE = re.compile(
     rf"(?P<family>{'|'.join(FAMILY_BASE)})-(?P<imp>{'|'.join(IMPORTANCE)})-r(?P<rho>[0-9.]+)-k(?P<k>[0-9.]+)"
-    rf"-(?P<variant>{'|'.join(VARIANTS)})"
+    rf"-(?P<variant>{'|'.join(VARIANTS)})-(?P<reading>{READING_PATTERN})"
     # Erasure (Figure 5): the Method system translating with some neurons zeroed.
     r"(?:\.erase-(?P<erase>general|[a-z]{2,3}-[a-z]{2,3})-f(?P<fraction>[0-9.]+)-s(?P<seed>[0-9]+))?"
 )
@@ -42,8 +46,8 @@ def number(x: float) -> str:
     return format(Decimal(repr(float(x))).normalize(), "f")
 
 
-def method_system(imp: str, rho: float, k: float, variant: str, family: str = "method") -> str:
-    return f"{family}-{imp}-r{number(rho)}-k{number(k)}-{variant}"
+def method_system(imp: str, rho: float, k: float, variant: str, reading: str = "paper", family: str = "method") -> str:
+    return f"{family}-{imp}-r{number(rho)}-k{number(k)}-{variant}-{reading}"
 
 
 def parse_method_system(name: str) -> dict | None:
@@ -76,14 +80,15 @@ def label(system: str) -> str:
 
 def expand_systems(systems: list[str], method: dict) -> list[str]:
     """Config shorthand (``method-te``, ``expansion``) -> full system names."""
+    reading = readings.name(readings.options(method))
     out = []
     for s in systems:
         if s not in BASELINES + SHORTHANDS:
             raise ValueError(f"unknown system {s!r} (allowed: {', '.join(BASELINES + SHORTHANDS)})")
         if s in ("method-te", "method-av"):
-            out.append(method_system(s.split("-")[1], method["rho"], method["k"], method["variant"]))
+            out.append(method_system(s.split("-")[1], method["rho"], method["k"], method["variant"], reading))
         elif s == "expansion":
-            out.append(method_system("te", method["rho"], method["k"], method["variant"], family="expansion"))
+            out.append(method_system("te", method["rho"], method["k"], method["variant"], reading, "expansion"))
         else:
             out.append(s)
     return out

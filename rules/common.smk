@@ -6,7 +6,7 @@ import sys
 
 sys.path.insert(0, workflow.basedir)  # the package, even where Snakemake runs outside .venv
 
-from neuralloc import design, layout, settings
+from neuralloc import design, layout, readings, settings
 from neuralloc.config import ConfigError, validate
 from neuralloc.corpora import SIDES, SPLITS, download_plan, text_keys
 from neuralloc.languages import Pair, languages_of
@@ -50,6 +50,7 @@ wildcard_constraints:
     rho=r"[0-9.]+",
     k=r"[0-9.]+",
     variant="|".join(VARIANTS),
+    reading="|".join(map(re.escape, readings.of_config(config["method"], config["sweeps"]))),
     seed=r"[0-9]+",
     arch="|".join(ARCHITECTURES),
     family="|".join(FAMILY_BASE),
@@ -128,7 +129,8 @@ def finetune_inputs(wildcards):
     """The pretrained model a fine-tuned system starts from, and its masks."""
     w, arch = wildcards, FAMILY_BASE[wildcards.family]
     run = layout.run(EXP, w.seed)
-    return {"init": layout.model_file(run, arch, "checkpoint_best.pt"), "masks": layout.masks(run, arch, w.imp, w.rho, w.k, w.variant)}
+    return {"init": layout.model_file(run, arch, "checkpoint_best.pt"),
+            "masks": layout.masks(run, arch, w.reading, w.imp, w.rho, w.k, w.variant)}
 
 
 def model_files(system, seed, name):
@@ -141,7 +143,8 @@ def translate_inputs(wildcards):
     out = {"checkpoints": model_files(wildcards.system, wildcards.seed, "checkpoint_best.pt")}
     m = parse_method_system(wildcards.system)
     if m:
-        out["masks"] = layout.masks(layout.run(EXP, wildcards.seed), FAMILY_BASE[m["family"]], m["imp"], m["rho"], m["k"], m["variant"])
+        out["masks"] = layout.masks(layout.run(EXP, wildcards.seed), FAMILY_BASE[m["family"]], m["reading"], m["imp"], m["rho"],
+                                    m["k"], m["variant"])
     return out
 
 
@@ -165,12 +168,20 @@ def finetune_settings(wildcards):
     return settings.finetune(config, wildcards.family, int(wildcards.seed))
 
 
+def importance_inputs(wildcards):
+    """The pretrained model and the pair's arrays the reading averages importance over (train or dev)."""
+    split = readings.of_name(wildcards.reading)["importance_data"]
+    arrays = {side: layout.encoded(EXP, split, wildcards.pair, side) for side in SIDES}
+    return {"checkpoint": rules.pretrain.output.checkpoint, "vocab": rules.build_vocab.output[0], **arrays,
+            "offsets": [layout.encoded(EXP, split, wildcards.pair, side, "offsets") for side in SIDES]}
+
+
 def importance_settings(wildcards):
-    return settings.importance(config, wildcards.imp, wildcards.pair)
+    return settings.importance(config, wildcards.reading, wildcards.imp, wildcards.pair, int(wildcards.seed))
 
 
 def allocate_settings(wildcards):
-    return settings.allocate(config, wildcards.rho, wildcards.k, wildcards.variant)
+    return settings.allocate(config, wildcards.reading, wildcards.rho, wildcards.k, wildcards.variant)
 
 
 def translate_settings(wildcards):
@@ -198,6 +209,17 @@ def table_inputs(wildcards):
     }
 
 
+def claims_inputs(wildcards):
+    """The tables' and figures' CSVs the claims read, and the first seed's hypotheses (systems, then
+    pairs) with the references for the bootstrap of average gains."""
+    return {
+        "tables": [layout.table(EXP, name, "csv") for name in design.table_layout(config)],
+        "figures": [layout.figure(EXP, stem, "csv") for stem in design.claim_figures(config)],
+        "hypotheses": [layout.translations(FIRST, s, SPLIT, p) for s in design.claim_hypothesis_systems(config) for p in PAIRS],
+        "references": [layout.raw(EXP, SPLIT, p, "tgt") for p in PAIRS],
+    }
+
+
 def erasure_figure_scores():
     """Figure 5: the erasure runs of the first erasure seed and their intact Method system."""
     runs, reference = design.erasure_figure_runs(config)
@@ -207,7 +229,7 @@ def erasure_figure_scores():
 def figure_allocation_counts():
     """The counts of the allocation Figure 3 shows (TE importance, the configured allocation)."""
     a = design.figure_allocation(config)
-    return layout.masks(FIRST, "multilingual", a["imp"], a["rho"], a["k"], a["variant"], "counts.csv")
+    return layout.masks(FIRST, "multilingual", a["reading"], a["imp"], a["rho"], a["k"], a["variant"], "counts.csv")
 
 
 # ---- targets ------------------------------------------------------------------------------------
@@ -226,5 +248,6 @@ def all_targets():
     evaluated = [layout.scores(layout.run(EXP, seed), s, split) for seed in SEEDS for s in design.scored_systems(config)
                  for split in config["decode"]["splits"]]
     tables = [path for fmt in ("csv", "md", "tex") for path in table_targets(fmt)]
+    tables += [layout.table(EXP, "claims", fmt) for fmt in ("csv", "md")]
     figures = [layout.figure(EXP, stem, fmt) for stem in design.figure_stems(config) for fmt in ("png", "pdf")]
     return [rules.build_vocab.output[0]] + data + evaluated + tables + figures

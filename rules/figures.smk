@@ -4,7 +4,7 @@
 
 rule figure_importance:
     input:
-        [layout.importance(FIRST, "multilingual", "te", pair) for pair in design.figure_pairs(config)],
+        [layout.importance(FIRST, "multilingual", design.reading(config), "te", pair) for pair in design.figure_pairs(config)],
     output:
         png=report(layout.figure(EXP, "importance", "png"), caption="../report/importance.rst", category="Figures"),
         pdf=layout.figure(EXP, "importance", "pdf"),
@@ -25,7 +25,7 @@ rule figure_importance:
 
 rule figure_importance_correlation:
     input:
-        [layout.importance(FIRST, "multilingual", "te", pair) for pair in PAIRS],
+        [layout.importance(FIRST, "multilingual", design.reading(config), "te", pair) for pair in PAIRS],
     output:
         png=report(layout.figure(EXP, "importance_correlation", "png"), caption="../report/importance_correlation.rst", category="Figures"),
         pdf=layout.figure(EXP, "importance_correlation", "pdf"),

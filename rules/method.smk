@@ -5,19 +5,15 @@
 
 rule importance:
     input:
-        checkpoint=rules.pretrain.output.checkpoint,
-        vocab=rules.build_vocab.output[0],
-        src=layout.encoded(EXP, "train", "{pair}", "src"),
-        tgt=layout.encoded(EXP, "train", "{pair}", "tgt"),
-        offsets=[layout.encoded(EXP, "train", "{pair}", side, "offsets") for side in SIDES],
+        unpack(importance_inputs),
     output:
-        layout.importance(RUN, "{arch}", "{imp}", "{pair}"),
+        layout.importance(RUN, "{arch}", "{reading}", "{imp}", "{pair}"),
     params:
         settings=importance_settings,
     log:
-        f"{RUN}/logs/importance/{{arch}}/{{imp}}/{{pair}}.log",
+        f"{RUN}/logs/importance/{{arch}}/{{reading}}/{{imp}}/{{pair}}.log",
     benchmark:
-        f"{RUN}/benchmarks/importance/{{arch}}/{{imp}}/{{pair}}.tsv"
+        f"{RUN}/benchmarks/importance/{{arch}}/{{reading}}/{{imp}}/{{pair}}.tsv"
     threads: 1  # small jobs: on a CPU two at a time beat one with two threads
     resources:
         gpu=1,
@@ -30,17 +26,17 @@ rule importance:
 
 rule allocate:
     input:
-        [layout.importance(RUN, "{arch}", "{imp}", pair) for pair in PAIRS],
+        [layout.importance(RUN, "{arch}", "{reading}", "{imp}", pair) for pair in PAIRS],
     output:
-        masks=layout.masks(RUN, "{arch}", "{imp}", "{rho}", "{k}", "{variant}"),
-        counts_csv=layout.masks(RUN, "{arch}", "{imp}", "{rho}", "{k}", "{variant}", "counts.csv"),
-        counts_json=layout.masks(RUN, "{arch}", "{imp}", "{rho}", "{k}", "{variant}", "counts.json"),
+        masks=layout.masks(RUN, "{arch}", "{reading}", "{imp}", "{rho}", "{k}", "{variant}"),
+        counts_csv=layout.masks(RUN, "{arch}", "{reading}", "{imp}", "{rho}", "{k}", "{variant}", "counts.csv"),
+        counts_json=layout.masks(RUN, "{arch}", "{reading}", "{imp}", "{rho}", "{k}", "{variant}", "counts.json"),
     params:
         settings=allocate_settings,
     log:
-        f"{RUN}/logs/allocate/{{arch}}/{{imp}}-r{{rho}}-k{{k}}-{{variant}}.log",
+        f"{RUN}/logs/allocate/{{arch}}/{{reading}}/{{imp}}-r{{rho}}-k{{k}}-{{variant}}.log",
     benchmark:
-        f"{RUN}/benchmarks/allocate/{{arch}}/{{imp}}-r{{rho}}-k{{k}}-{{variant}}.tsv"
+        f"{RUN}/benchmarks/allocate/{{arch}}/{{reading}}/{{imp}}-r{{rho}}-k{{k}}-{{variant}}.tsv"
     threads: 1
     resources:
         mem_mb=2000,
@@ -55,15 +51,15 @@ rule finetune:
         unpack(training_inputs),
         unpack(finetune_inputs),
     output:
-        checkpoint=layout.model_file(RUN, "{family}-{imp}-r{rho}-k{k}-{variant}", "checkpoint_best.pt"),
-        card=layout.model_file(RUN, "{family}-{imp}-r{rho}-k{k}-{variant}", "model.json"),
-        train_log=layout.model_file(RUN, "{family}-{imp}-r{rho}-k{k}-{variant}", "train_log.csv"),
+        checkpoint=layout.model_file(RUN, "{family}-{imp}-r{rho}-k{k}-{variant}-{reading}", "checkpoint_best.pt"),
+        card=layout.model_file(RUN, "{family}-{imp}-r{rho}-k{k}-{variant}-{reading}", "model.json"),
+        train_log=layout.model_file(RUN, "{family}-{imp}-r{rho}-k{k}-{variant}-{reading}", "train_log.csv"),
     params:
         settings=finetune_settings,
     log:
-        f"{RUN}/logs/finetune/{{family}}-{{imp}}-r{{rho}}-k{{k}}-{{variant}}.log",
+        f"{RUN}/logs/finetune/{{family}}-{{imp}}-r{{rho}}-k{{k}}-{{variant}}-{{reading}}.log",
     benchmark:
-        f"{RUN}/benchmarks/finetune/{{family}}-{{imp}}-r{{rho}}-k{{k}}-{{variant}}.tsv"
+        f"{RUN}/benchmarks/finetune/{{family}}-{{imp}}-r{{rho}}-k{{k}}-{{variant}}-{{reading}}.tsv"
     threads: config["train"]["threads"]
     resources:
         gpu=1,

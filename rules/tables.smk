@@ -22,3 +22,25 @@ rule tables:
         "../envs/neuralloc.yaml"
     script:
         "../workflow_scripts/tables.py"
+
+
+rule claims:
+    # Each of the paper's claims against this run's numbers: held, not held or not run, and why.
+    input:
+        unpack(claims_inputs),
+    output:
+        csv=layout.table(EXP, "claims", "csv"),
+        md=report(layout.table(EXP, "claims", "md"), caption="../report/claims.rst", category="Tables"),
+    params:
+        settings=settings.claims(config),
+    log:
+        f"{EXP}/logs/claims.log",
+    benchmark:
+        f"{EXP}/benchmarks/claims.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+    conda:
+        "../envs/neuralloc.yaml"
+    script:
+        "../workflow_scripts/claims.py"

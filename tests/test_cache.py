@@ -19,9 +19,9 @@ BASE_CHANGES = {
     "erasure": {"enabled": False},
 }
 # Gathering jobs: they may rerun when the set of systems, seeds or sweep points grows.
-AGGREGATES = re.compile(r"all|tables|figure_\w+")
+AGGREGATES = re.compile(r"all|tables|claims|figure_\w+")
 DATA = {"learn_bpe": 1, "apply_bpe": 12, "build_vocab": 1, "encode": 12}
-EVALUATION = {"translate": 3, "score": 3, "tables": 1, "all": 1}
+EVALUATION = {"translate": 3, "score": 3, "tables": 1, "claims": 1, "all": 1}
 TRAINING = {"pretrain": 1, "continue_training": 1, "importance": 4, "allocate": 1, "finetune": 1, **EVALUATION,
             "figure_importance": 1, "figure_importance_correlation": 1, "figure_allocation": 1,
             "figure_training_curves": 1}
@@ -110,8 +110,8 @@ def test_an_edit_that_changes_no_result_reruns_nothing(built, name):
 SEMANTIC = {
     "decode.beam": (edited(**{"decode.beam": 3}), EVALUATION),
     "method.rho": (edited(**{"method.rho": 0.85}),
-                   {"allocate": 1, "finetune": 1, "translate": 1, "score": 1, "tables": 1, "figure_allocation": 1,
-                    "figure_training_curves": 1, "all": 1}),
+                   {"allocate": 1, "finetune": 1, "translate": 1, "score": 1, "tables": 1, "claims": 1,
+                    "figure_allocation": 1, "figure_training_curves": 1, "all": 1}),
     "train.lr": (edited(**{"train.lr": 0.003}), TRAINING),
     "bpe.merges": (edited(**{"bpe.merges": 150}), {**DATA, **TRAINING}),
 }

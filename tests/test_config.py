@@ -148,7 +148,7 @@ def test_a_tiny_k_still_names_a_system_the_rules_accept():
 
     cfg = validate(_with(method={"k": 1e-7}, systems=["method-te"]))
     (name,) = systems(cfg)
-    assert name == "method-te-r0.9-k0.0000001-pair" and re.fullmatch(f"(?:{SYSTEM_PATTERN})", name)
+    assert name == "method-te-r0.9-k0.0000001-pair-paper" and re.fullmatch(f"(?:{SYSTEM_PATTERN})", name)
 
 
 def test_the_largest_length_bucket_bounds_max_positions():

@@ -10,9 +10,10 @@ import torch
 from safetensors import safe_open
 from toy import interrupt_after, make_toy_experiment
 
+from neuralloc import readings
 from neuralloc.allocate import allocate, allocate_site
-from neuralloc.data import ParallelData
-from neuralloc.importance import importance, save_importance
+from neuralloc.data import ParallelData, inference_batches
+from neuralloc.importance import importance, sample_sentences, save_importance
 from neuralloc.loss import label_smoothed_loss
 from neuralloc.masking import MaskTable, erase_neurons, load_masks
 from neuralloc.model import ModelConfig, SiteLinear, Transformer
@@ -68,10 +69,45 @@ def test_importance_matches_autograd_reference(toy, method):
         assert counts["target"] == sum(len(t) + 1 for t in data.tgt[p])
 
 
-def test_importance_token_cap_and_bad_method(toy):
+@pytest.mark.parametrize("method", ["te", "av"])
+def test_released_code_importance_sums_per_batch_means_with_padding(toy, method):
+    """The released code's reading: plain NLL, each batch's mean over all its positions (padding
+    included), summed over batches; the reference hooks SiteLinear outputs batch by batch."""
     _, _, data, model = toy
+    batches = inference_batches(data, 0, 60)
+    ref = {}
+    for items in batches:
+        outputs = {}
+        hooks = [m.register_forward_hook(lambda mod, i, o: outputs.__setitem__(mod.site, o))
+                 for m in model.modules() if isinstance(m, SiteLinear)]
+        b = data.collate(items)
+        logits = model(b.src, b.prev)
+        for h in hooks:
+            h.remove()
+        if method == "te":
+            loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), b.target.reshape(-1),
+                                                     ignore_index=0, reduction="sum")  # no label smoothing
+            grads = dict(zip(outputs, torch.autograd.grad(loss, list(outputs.values()))))
+        for name, h in outputs.items():
+            per_position = (h * grads[name]).abs() if method == "te" else h.abs()
+            ref[name] = ref.get(name, 0) + per_position.reshape(-1, h.size(-1)).mean(0).detach()
+    got, _ = importance(model, data, 0, method, label_smoothing=0.0, max_tokens=60, normalisation="batch_mean_sum")
+    assert len(batches) > 2 and set(got) == set(ref)
+    for name in ref:
+        torch.testing.assert_close(got[name], ref[name].float(), atol=1e-5, rtol=1e-4)
+
+
+def test_importance_token_cap_draws_a_seeded_sample_not_the_longest(toy):
+    _, _, data, model = toy
+    total = sum(len(t) + 1 for t in data.tgt[0])
     _, counts = importance(model, data, 0, "av", max_tokens=40, token_cap=30)
-    assert 30 <= counts["target"] < sum(len(t) + 1 for t in data.tgt[0])
+    assert 30 <= counts["target"] < total
+    sample = sample_sentences(data, 0, 30, seed=1)
+    assert sample == sample_sentences(data, 0, 30, seed=1) != sample_sentences(data, 0, 30, seed=2)
+    assert sum(len(data.tgt[0][i]) + 1 for i in sample) >= 30 > sum(len(data.tgt[0][i]) + 1 for i in sample[:-1])
+    longest = sorted(range(len(data.src[0])), key=lambda i: -len(data.src[0][i]))[: len(sample)]
+    assert sorted(sample) != sorted(longest)
+    assert sorted(sample_sentences(data, 0, 10 ** 6, seed=1)) == list(range(len(data.src[0])))  # fewer tokens: all
     with pytest.raises(ValueError, match="allowed: te, av"):
         importance(model, data, 0, "taylor")
 
@@ -90,6 +126,30 @@ def test_general_neurons_are_the_top_rho_by_mean():
     assert g.all() and not s.any()
     # 0.29 * 100 = 28.999999999999996 in floating point: the 1e-9 makes it 29
     assert allocate_site(np.random.default_rng(0).random((2, 100)), 0.29, 0.5)[0].sum() == 29
+
+
+def test_the_released_codes_strict_threshold():
+    """Θ > k · max: with k = 1 no unit exceeds its own maximum, so no neuron is specific."""
+    _, s1 = allocate_site(THETA, 0.4, 1.0, threshold="gt")
+    assert not s1.any()
+    _, s7 = allocate_site(THETA, 0.4, 0.7, threshold="gt")  # no importance sits exactly at a threshold
+    assert s7.tolist() == allocate_site(THETA, 0.4, 0.7)[1].tolist()
+    tie = np.array([[1.0, 2.0], [2.0, 2.0]])  # neuron 0: 1.0 = 0.5 * 2.0 exactly
+    assert allocate_site(tie, 0.0, 0.5)[1][0].tolist() == [True, True]
+    assert allocate_site(tie, 0.0, 0.5, threshold="gt")[1][0].tolist() == [False, True]
+
+
+def test_the_released_code_shares_the_first_layers_qkv():
+    sites = ["encoder.layers.0.self_attn.q", "encoder.layers.0.self_attn.out", "encoder.layers.1.self_attn.k",
+             "decoder.layers.0.cross_attn.v", "decoder.layers.0.self_attn.k", "decoder.layers.0.ffn.fc1"]
+    shared = readings.shared_sites(sites, readings.of_name("code"))
+    assert shared == {"encoder.layers.0.self_attn.q", "decoder.layers.0.cross_attn.v", "decoder.layers.0.self_attn.k"}
+    assert readings.shared_sites(sites, readings.of_name("paper")) == set()
+    imp = {p: {s: np.array(v, dtype=np.float32) for s in sites} for p, v in {"it-en": [3, 1, 0, 2], "en-it": [0, 1, 3, 2]}.items()}
+    general, masks = allocate(imp, ["it-en", "en-it"], 0.25, 0.7, "pair", shared=shared)
+    for site in sites:
+        assert general[site].all() == (site in shared)
+        assert masks["it-en"][site].all() == (site in shared)
 
 
 def test_k_zero_shares_and_k_one_gives_to_the_argmax():

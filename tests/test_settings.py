@@ -29,10 +29,11 @@ JOBS = {
     "continue_training": lambda c: settings.continue_training(c, 1),
     "finetune method": lambda c: settings.finetune(c, "method", 1),
     "finetune expansion": lambda c: settings.finetune(c, "expansion", 1),
-    "importance": lambda c: settings.importance(c, "te", "it-en"),
-    "allocate": lambda c: settings.allocate(c, "0.9", "0.7", "pair"),
+    "importance": lambda c: settings.importance(c, "paper", "te", "it-en", 1),
+    "importance code": lambda c: settings.importance(c, "code", "te", "it-en", 1),
+    "allocate": lambda c: settings.allocate(c, "paper", "0.9", "0.7", "pair"),
     "translate": lambda c: settings.translate(c, "multilingual"),
-    "translate erasure": lambda c: settings.translate(c, "method-te-r0.9-k0.7-pair.erase-general-f0.2-s1"),
+    "translate erasure": lambda c: settings.translate(c, "method-te-r0.9-k0.7-pair-paper.erase-general-f0.2-s1"),
     "score": lambda c: settings.score(c, "multilingual", "test", 1),
     "tables": lambda c: settings.tables(c),
     "figure_importance": lambda c: settings.figure_importance(c),
@@ -65,7 +66,7 @@ TABLE = {
     "train.lr": (0.002, PRETRAINED),
     "train.max_updates": (7, PRETRAINED),
     "train.max_tokens": (99, TRAINERS),
-    "train.label_smoothing": (0.2, TRAINERS | {"importance"}),
+    "train.label_smoothing": (0.2, TRAINERS | {"importance"}),  # not the released code's importance: plain NLL
     "train.bf16": (False, TRAINERS),
     "train.best_by": ("bleu", TRAINERS),
     "train.threads": (4, set()),
@@ -77,9 +78,15 @@ TABLE = {
     "individual.max_updates": (3, {"train_individual"}),
     "finetune.lr": (0.01, FINETUNED),
     "finetune.strict": (True, FINETUNED),
-    "method.importance_tokens": (100, {"importance"}),
+    "method.importance_tokens": (100, {"importance", "importance code"}),
     "method.site_kinds": (["ffn"], {"allocate"}),
     "method.rho": (0.5, {"tables", "figure_k_sweep", "figure_erasure", "figure_variants", "figure_training_curves"}),
+    # a reading's options rename the Method systems (the jobs of the new names are new jobs)
+    "method.follow": ("released-code", {"tables", "figure_k_sweep", "figure_erasure", "figure_variants",
+                                        "figure_training_curves"}),
+    "method.threshold": ("gt", {"tables", "figure_k_sweep", "figure_erasure", "figure_variants",
+                                "figure_training_curves"}),
+    "sweeps.follow": (["released-code"], {"tables"}),
     "decode.beam": (2, {"translate", "translate erasure"}),
     "decode.lenpen": (1.0, {"translate", "translate erasure"}),
     "decode.min_len": (0, {"translate", "translate erasure"}),
@@ -129,6 +136,6 @@ def test_execution_settings_hold_what_params_leave_out():
 
 
 def test_erasure_runs_carry_which_neurons_they_zero():
-    erase = settings.translate(BASE, "method-te-r0.9-k0.7-pair.erase-it-en-f0.5-s2")["erase"]
+    erase = settings.translate(BASE, "method-te-r0.9-k0.7-pair-paper.erase-it-en-f0.5-s2")["erase"]
     assert erase == {"erase": "it-en", "fraction": "0.5", "seed": "2"}
-    assert settings.translate(BASE, "method-te-r0.9-k0.7-pair")["erase"] is None
+    assert settings.translate(BASE, "method-te-r0.9-k0.7-pair-paper")["erase"] is None

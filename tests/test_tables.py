@@ -21,7 +21,7 @@ SIG = "nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:2.6.0"
 # system -> seed -> BLEU per pair
 BLEU = {
     "multilingual": {1: [30.0, 20.0], 2: [32.0, 22.0]},
-    "method-te-r0.9-k0.7-pair": {1: [31.0, 23.0], 2: [33.0, 25.0]},
+    "method-te-r0.9-k0.7-pair-paper": {1: [31.0, 23.0], 2: [33.0, 25.0]},
     "individual": {1: [28.0, 19.0], 2: [28.0, 21.0]},
 }
 
@@ -41,14 +41,14 @@ def write_scores(root: Path) -> list[str]:
     return paths
 
 
-ROWS = [Row("individual", "Individual"), Row("multilingual", "Multilingual"), Row("method-te-r0.9-k0.7-pair", "Method-TE")]
+ROWS = [Row("individual", "Individual"), Row("multilingual", "Multilingual"), Row("method-te-r0.9-k0.7-pair-paper", "Method-TE")]
 
 
 def test_build_table_means_stds_gains_and_parameters(tmp_path):
     scores = read_scores(write_scores(tmp_path))
-    t = build_table(scores, ROWS, PAIRS, {"individual": 200, "multilingual": 100, "method-te-r0.9-k0.7-pair": 100},
-                    {("method-te-r0.9-k0.7-pair", "en-it"): 0.01})
-    te = t.set_index("system").loc["method-te-r0.9-k0.7-pair"]
+    t = build_table(scores, ROWS, PAIRS, {"individual": 200, "multilingual": 100, "method-te-r0.9-k0.7-pair-paper": 100},
+                    {("method-te-r0.9-k0.7-pair-paper", "en-it"): 0.01})
+    te = t.set_index("system").loc["method-te-r0.9-k0.7-pair-paper"]
     assert te["it-en_bleu"] == pytest.approx(32.0)
     assert te["it-en_bleu_std"] == pytest.approx(math.sqrt(2))  # sample std of 31, 33
     assert te["en-it_chrf"] == pytest.approx(44.0)
@@ -105,7 +105,7 @@ def test_make_tables_writes_every_format(tmp_path):
                 cards, card_systems, [out / "main.csv"], [out / "main.md"], [out / "main.tex"])
     table = pd.read_csv(out / "main.csv").set_index("system")
     assert table.loc["individual", "parameters"] == 3_000_000  # the Individual row sums its models
-    assert table.loc["method-te-r0.9-k0.7-pair", "it-en_p"] == 1.0  # identical hypotheses: not significant
+    assert table.loc["method-te-r0.9-k0.7-pair-paper", "it-en_p"] == 1.0  # identical hypotheses: not significant
     md = (out / "main.md").read_text()
     assert "| Method-TE" in md and "3.00M" in md and SIG in md and "2 training seeds" in md
     tex = (out / "main.tex").read_text()

@@ -73,13 +73,13 @@ def test_whole_workflow_end_to_end(workflow_run):
     exp = tmp_path / "results" / "tests"
     run = exp / "seed1"
     # Every system is scored on every pair, against the raw references, with a signature.
-    systems = ["individual", "multilingual", "continued", "ts", "adapter", "method-av-r0.9-k0.7-pair",
-               "method-te-r0.9-k0.7-pair", "expansion-te-r0.9-k0.7-pair"]
+    systems = ["individual", "multilingual", "continued", "ts", "adapter", "method-av-r0.9-k0.7-pair-paper",
+               "method-te-r0.9-k0.7-pair-paper", "expansion-te-r0.9-k0.7-pair-paper"]
     for system in systems:
         rows = list(csv.DictReader(open(run / f"scores/{system}.test.csv")))
         assert [r["pair"] for r in rows] == ["it-en", "en-it", "ro-en", "en-ro"]
         assert all(0 <= float(r["bleu"]) <= 100 and "tok:13a" in r["bleu_signature"] for r in rows)
-    assert len(read_lines(run / "translations/method-te-r0.9-k0.7-pair/test.it-en.txt")) == 40
+    assert len(read_lines(run / "translations/method-te-r0.9-k0.7-pair-paper/test.it-en.txt")) == 40
     # The main table has the eight systems, with the parameters of the models as run.
     main = list(csv.DictReader(open(exp / "tables/main.csv")))
     assert [r["system"] for r in main] == systems
@@ -88,16 +88,28 @@ def test_whole_workflow_end_to_end(workflow_run):
     assert para["ts"] == cards["ts"]["parameters"] > para["multilingual"] == cards["multilingual"]["parameters"]
     assert para["individual"] == sum(json.loads((run / f"models/individual/{p}/model.json").read_text())["parameters"]
                                      for p in ("it-en", "en-it", "ro-en", "en-ro"))
-    assert para["expansion-te-r0.9-k0.7-pair"] > para["method-te-r0.9-k0.7-pair"] == para["multilingual"]
-    for table in ("main", "rho", "k", "variants"):
+    assert para["expansion-te-r0.9-k0.7-pair-paper"] > para["method-te-r0.9-k0.7-pair-paper"] == para["multilingual"]
+    for table in ("main", "rho", "k", "variants", "readings"):
         assert "sacreBLEU" in (exp / f"tables/{table}.md").read_text() and (exp / f"tables/{table}.tex").exists()
+    # Both readings of the method: the released code's shares the first layers' q, k, v and reads dev data.
+    readings = [r["system"] for r in csv.DictReader(open(exp / "tables/readings.csv"))]
+    assert readings == ["method-te-r0.9-k0.7-pair-paper", "method-av-r0.9-k0.7-pair-paper",
+                        "method-te-r0.7-k0.9-pair-code", "method-av-r0.7-k0.9-pair-code"]
+    code = list(csv.DictReader(open(run / "masks/multilingual/code/te/r0.7-k0.9-pair.counts.csv")))
+    first_qkv = [r for r in code if r["site"].split(".")[2] == "0" and r["site"][-1] in "qkv" and r["site"][-2] == "."]
+    assert first_qkv and all(int(r["general"]) == int(r["width"]) for r in first_qkv)
+    # Each of the paper's claims has a verdict.
+    verdicts = list(csv.DictReader(open(exp / "tables/claims.csv")))
+    assert len(verdicts) == 14 and {v["verdict"] for v in verdicts} <= {"held", "not held", "not run"}
+    # No test translation is empty (decode.min_len 1).
+    assert all(line for p in ("it-en", "en-it") for line in read_lines(run / f"translations/multilingual/test.{p}.txt"))
     # Every figure of the tests config, as PNG and PDF.
     figures = exp / "figures"
     for stem in ("importance", "importance_correlation", "lscore", "mscore", "k_sweep", "variants",
                  "training_curves_multilingual", "training_curves_individual-it-en", "training_curves_ts"):
         assert (figures / f"{stem}.png").read_bytes()[:4] == b"\x89PNG", stem
         assert (figures / f"{stem}.pdf").read_bytes()[:5] == b"%PDF-", stem
-    counts = list(csv.DictReader(open(run / "masks/multilingual/te/r0.9-k0.7-pair.counts.csv")))
+    counts = list(csv.DictReader(open(run / "masks/multilingual/paper/te/r0.9-k0.7-pair.counts.csv")))
     assert {r["pair"] for r in counts} == {"it-en", "en-it", "ro-en", "en-ro"}
     assert all(int(r["general"]) == int(0.9 * int(r["width"]) + 1e-9) for r in counts)
     vocab = Vocabulary.load(exp / "data/dict.txt")
@@ -121,13 +133,13 @@ def test_whole_workflow_end_to_end(workflow_run):
 
 @pytest.mark.slow
 def test_erasure_run(workflow_run):
-    target = "results/tests/seed1/scores/method-te-r0.9-k0.7-pair.erase-general-f0.2-s1.test.csv"
+    target = "results/tests/seed1/scores/method-te-r0.9-k0.7-pair-paper.erase-general-f0.2-s1.test.csv"
     rows = list(csv.DictReader(open(workflow_run / target)))
     assert len(rows) == 4
     # the erased run translates differently from the intact Method system on some pair
     exp = workflow_run / "results/tests/seed1/translations"
-    assert any(read_lines(exp / f"method-te-r0.9-k0.7-pair.erase-general-f0.2-s1/test.{p}.txt")
-               != read_lines(exp / f"method-te-r0.9-k0.7-pair/test.{p}.txt") for p in ("it-en", "en-it", "ro-en", "en-ro"))
+    assert any(read_lines(exp / f"method-te-r0.9-k0.7-pair-paper.erase-general-f0.2-s1/test.{p}.txt")
+               != read_lines(exp / f"method-te-r0.9-k0.7-pair-paper/test.{p}.txt") for p in ("it-en", "en-it", "ro-en", "en-ro"))
     drawn = list(csv.DictReader(open(workflow_run / "results/tests/figures/erasure.csv")))
     assert {r["erased"] for r in drawn} == {"general 20%", "it-en specific 50%"} and len(drawn) == 8
 
