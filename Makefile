@@ -4,6 +4,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 CORES  ?= all
 CONFIG ?= config.yaml
+# Settings over the config, dotted: make run SET="train.max_updates=500 decode.beam=5"
+SET    ?=
+CONFIG_SET = $(if $(strip $(SET)),--config $(shell $(BIN)/python -m neuralloc.config $(SET)))
 # Stamp file: reinstall only when the pins or the package metadata change.
 STAMP  := $(VENV)/.installed
 
@@ -20,10 +23,10 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $@
 
 run: $(STAMP)
-	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG)
+	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) $(CONFIG_SET)
 
 dry-run: $(STAMP)
-	$(BIN)/snakemake -n --cores $(CORES) --configfile $(CONFIG)
+	$(BIN)/snakemake -n --cores $(CORES) --configfile $(CONFIG) $(CONFIG_SET)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests
@@ -36,7 +39,7 @@ lint: $(STAMP)
 	$(BIN)/snakemake --lint --configfile $(CONFIG)
 
 report: $(STAMP)
-	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) --report report.html
+	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) $(CONFIG_SET) --report report.html
 
 clean-venv:
 	rm -rf $(VENV)

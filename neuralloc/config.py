@@ -9,6 +9,7 @@ before any job starts.
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 
 import jsonschema
@@ -170,6 +171,58 @@ def load_config(path: Path | str, overrides: dict | None = None) -> dict:
     return validate(config)
 
 
+def _accepts_string(node: dict, value: str) -> bool:
+    types = node.get("type", [])
+    types = [types] if isinstance(types, str) else types
+    return "string" in types or value in node.get("enum", [])
+
+
+_EXPONENT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+
+
+def read_value(text: str):
+    """A command-line value as YAML reads it, with ``1e-3`` a number too (YAML 1.1 wants ``1.0e-3``)."""
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+    return float(value) if isinstance(value, str) and _EXPONENT.fullmatch(value) else value
+
+
+def typed_overrides(overrides, schema: dict | None = None):
+    """Snakemake reads ``--config 'train={max_updates: 500}'`` with YAML's base loader, so every
+    nested value arrives as a string; read each again as YAML (``500`` -> 500, ``0.9`` -> 0.9,
+    ``null`` -> None) unless the schema takes a string there. Top-level values keep Snakemake's own
+    typing (int, float, bool), which this does not change."""
+    def walk(value, node):
+        if isinstance(value, dict):
+            props = node.get("properties", {})
+            return {k: walk(v, props.get(k, {})) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v, node.get("items", {})) for v in value]
+        return read_value(value) if isinstance(value, str) and not _accepts_string(node, value) else value
+
+    return walk(dict(overrides), schema or load_schema())
+
+
+def config_args(settings: list[str]) -> list[str]:
+    """Dotted ``key.sub=value`` settings (which Snakemake's ``--config`` refuses) as the
+    ``key={sub: value}`` arguments it takes; ``make run SET="train.max_updates=500"`` uses this."""
+    import json
+
+    merged: dict = {}
+    for item in settings:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"{item!r}: a setting is key=value, e.g. train.max_updates=500")
+        *parents, last = key.split(".")
+        node = merged
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = read_value(value)
+    return [f"{k}={json.dumps(v)}" for k, v in merged.items()]
+
+
 def deep_update(base: dict, new: dict) -> dict:
     for key, value in new.items():
         if isinstance(value, dict) and isinstance(base.get(key), dict):
@@ -185,3 +238,13 @@ def bible_editions(config: dict) -> dict[str, str]:
     chosen.update(config["corpus"]["bible"]["editions"])
     langs = {lang for p in config["pairs"] for lang in (Pair.parse(p).src, Pair.parse(p).tgt)}
     return {lang: chosen[lang] for lang in sorted(langs)}
+
+
+if __name__ == "__main__":  # `python -m neuralloc.config train.max_updates=500 ...`: the --config arguments (Makefile's SET)
+    import shlex
+    import sys
+
+    try:
+        print(shlex.join(config_args(sys.argv[1:])))
+    except ConfigError as e:
+        sys.exit(f"error: {e}")

@@ -7,7 +7,7 @@ import sys
 sys.path.insert(0, workflow.basedir)  # the package, even where Snakemake runs outside .venv
 
 from neuralloc import design, layout, readings, settings
-from neuralloc.config import ConfigError, validate
+from neuralloc.config import ConfigError, deep_update, typed_overrides, validate
 from neuralloc.corpora import SIDES, SPLITS, download_plan, text_keys
 from neuralloc.languages import Pair, languages_of
 from neuralloc.systems import (
@@ -23,6 +23,8 @@ if not workflow.overwrite_configfiles:
 
 
 try:
+    # --config values, typed as the schema says (Snakemake hands nested ones over as strings)
+    deep_update(config, typed_overrides(workflow.config_settings.config))
     _validated = validate(config)
 except ConfigError as e:
     raise WorkflowError(str(e))

@@ -74,12 +74,14 @@ def file_server():
     server.close()
 
 
-def run_snakemake(workdir: Path, configfile: Path, *args: str, check: bool = True,
+def run_snakemake(workdir: Path, configfile: Path | list[Path], *args: str, check: bool = True,
                   quiet: bool = True) -> subprocess.CompletedProcess:
-    """Run the repository's workflow in ``workdir`` (outputs land there, not in the repo);
-    ``quiet=False`` keeps Snakemake's description of every job (its rule, files and reason)."""
+    """Run the repository's workflow in ``workdir`` (outputs land there, not in the repo) on one
+    config file or several layered; ``quiet=False`` keeps Snakemake's description of every job
+    (its rule, files and reason)."""
+    files = [str(f) for f in (configfile if isinstance(configfile, list) else [configfile])]
     cmd = [sys.executable, "-m", "snakemake", *args, "-s", str(REPO / "Snakefile"), "-d", str(workdir),
-           "--configfile", str(configfile), "--cores", "2", *(["--quiet", "rules"] if quiet else [])]
+           "--configfile", *files, "--cores", "2", *(["--quiet", "rules"] if quiet else [])]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=workdir)
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")

@@ -156,3 +156,25 @@ def test_the_largest_length_bucket_bounds_max_positions():
     from neuralloc.data import DEFAULT_BUCKETS
 
     assert load_schema()["properties"]["model"]["properties"]["max_positions"]["maximum"] == DEFAULT_BUCKETS[-1]
+
+
+def test_command_line_values_are_typed_as_the_schema_says():
+    from neuralloc.config import typed_overrides
+
+    # what Snakemake hands over for --config 'train={max_updates: 500, lr: 1e-3}' 'method={rho: null}' ...
+    given = {"train": {"max_updates": "500", "lr": "1e-3", "bf16": "false", "device": "cpu"},
+             "method": {"rho": "null", "follow": "released-code"}, "experiment": "123", "seeds": ["1", "2"]}
+    typed = typed_overrides(given)
+    assert typed == {"train": {"max_updates": 500, "lr": 0.001, "bf16": False, "device": "cpu"},
+                     "method": {"rho": None, "follow": "released-code"}, "experiment": "123", "seeds": [1, 2]}
+    cfg = validate(changed(BASE, {"train.max_updates": typed["train"]["max_updates"]}))
+    assert cfg["train"]["max_updates"] == 500
+
+
+def test_dotted_settings_become_config_arguments():
+    from neuralloc.config import config_args
+
+    args = config_args(["train.max_updates=500", "train.lr=1e-3", "decode.beam=5", "seeds=[1, 2]"])
+    assert args == ['train={"max_updates": 500, "lr": 0.001}', 'decode={"beam": 5}', "seeds=[1, 2]"]
+    with pytest.raises(ConfigError, match="key=value"):
+        config_args(["train.max_updates"])

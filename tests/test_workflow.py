@@ -51,6 +51,21 @@ def test_bad_config_stops_before_any_job(tmp_path):
     assert not (tmp_path / "results").exists()
 
 
+def test_one_setting_from_the_command_line(tmp_path):
+    """--config in Snakemake's YAML form reaches the schema typed (not as the string '0'), and a
+    partial --configfile layered on a full one changes only its keys."""
+    full = _config(tmp_path)
+    proc = run_snakemake(tmp_path, full, "-n", "--config", "train={max_updates: 0}", check=False)
+    assert proc.returncode != 0 and "train.max_updates: 0 is less than the minimum of 1" in proc.stdout + proc.stderr
+    assert run_snakemake(tmp_path, full, "-n", "--config", "train={max_updates: 7, lr: 1e-3}").returncode == 0
+    partial = tmp_path / "partial.yaml"
+    partial.write_text("train:\n  max_updates: 0\n")
+    proc = run_snakemake(tmp_path, [full, partial], "-n", check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "train.max_updates: 0 is less than the minimum of 1" in out
+    assert "pairs" not in out  # the full config's other keys are still there
+
+
 def test_each_seed_is_its_own_training_target(tmp_path):
     proc = run_snakemake(tmp_path, _config(tmp_path, seeds=[1, 2]), "-n")
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", proc.stdout, re.M))
