@@ -20,10 +20,9 @@ import time
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
 from neuralloc import layout, settings
-from neuralloc.config import deep_update, load_config
+from neuralloc.config import ConfigError, deep_update, dotted_settings, load_config
 from neuralloc.fileio import atomic_open
 from neuralloc.scoring import score_system
 from neuralloc.train import run_training
@@ -32,16 +31,10 @@ from neuralloc.translate import translate_split
 
 def override(assignment: str) -> dict:
     """``a.b=value`` -> {"a": {"b": value}}, the value read as YAML."""
-    key, sep, value = assignment.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"--set wants KEY.PATH=VALUE, got {assignment!r}")
-    out: dict = {}
-    node = out
-    *parents, last = key.split(".")
-    for part in parents:
-        node = node.setdefault(part, {})
-    node[last] = yaml.safe_load(value)
-    return out
+    try:
+        return dotted_settings([assignment])
+    except ConfigError as e:
+        raise argparse.ArgumentTypeError(str(e)) from e
 
 
 def main() -> None:

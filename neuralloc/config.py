@@ -205,11 +205,8 @@ def typed_overrides(overrides, schema: dict | None = None):
     return walk(dict(overrides), schema or load_schema())
 
 
-def config_args(settings: list[str]) -> list[str]:
-    """Dotted ``key.sub=value`` settings (which Snakemake's ``--config`` refuses) as the
-    ``key={sub: value}`` arguments it takes; ``make run SET="train.max_updates=500"`` uses this."""
-    import json
-
+def dotted_settings(settings: list[str]) -> dict:
+    """``["train.max_updates=500", "train.lr=1e-3"]`` -> {"train": {"max_updates": 500, "lr": 0.001}}."""
     merged: dict = {}
     for item in settings:
         key, sep, value = item.partition("=")
@@ -220,7 +217,15 @@ def config_args(settings: list[str]) -> list[str]:
         for part in parents:
             node = node.setdefault(part, {})
         node[last] = read_value(value)
-    return [f"{k}={json.dumps(v)}" for k, v in merged.items()]
+    return merged
+
+
+def config_args(settings: list[str]) -> list[str]:
+    """Dotted ``key.sub=value`` settings (which Snakemake's ``--config`` refuses) as the
+    ``key={sub: value}`` arguments it takes; ``make run SET="train.max_updates=500"`` uses this."""
+    import json
+
+    return [f"{k}={json.dumps(v)}" for k, v in dotted_settings(settings).items()]
 
 
 def deep_update(base: dict, new: dict) -> dict:
