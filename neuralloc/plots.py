@@ -28,18 +28,45 @@ def save_figure(fig, png: str | Path, pdf: str | Path) -> None:
 
 
 def _panels(n: int, height: float = 2.4):
-    fig, axes = plt.subplots(1, n, figsize=(COLUMN_IN * n, height), squeeze=False)
+    # constrained layout keeps one panel's y-label clear of its neighbour and makes room for a
+    # legend outside the axes
+    fig, axes = plt.subplots(1, n, figsize=(COLUMN_IN * n, height), squeeze=False, layout="constrained")
     return fig, list(axes[0])
+
+
+def colours(names) -> dict[str, str]:
+    """One colour per name, the same in every panel of a figure (matplotlib's cycle, in order)."""
+    cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    return {name: cycle[i % len(cycle)] for i, name in enumerate(dict.fromkeys(names))}
+
+
+def figure_legend(fig, axes, ncol: int | None = None, order=()) -> None:
+    """One legend for the whole figure, below the panels (never over the data, never cut off),
+    with every series of every panel once (those in ``order`` first, in that order)."""
+    found = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            found.setdefault(label, handle)
+    entries = {label: found[label] for label in order if label in found} | found
+    if entries:
+        fig.legend(entries.values(), entries.keys(), loc="outside lower center", frameon=False,
+                   ncol=ncol or min(len(entries), 4))
+
+
+def _markers(n_points: int) -> dict:
+    """Markers where a series has few points, so that a single point is still seen."""
+    return {"marker": "o", "markersize": 3} if n_points <= 30 else {}
 
 
 def plot_importance(vectors: dict[str, dict[str, np.ndarray]], sites: list[str]):
     """Fig. 2: the importance of every neuron of each site, one line per pair."""
     fig, axes = _panels(len(sites))
+    colour = colours(vectors)
     for ax, site in zip(axes, sites):
         for pair, by_site in vectors.items():
-            ax.plot(np.arange(len(by_site[site])), by_site[site], label=pair, linewidth=0.6)
+            ax.plot(np.arange(len(by_site[site])), by_site[site], label=pair, linewidth=0.6, color=colour[pair])
         ax.set(title=site, xlabel="neuron", ylabel="importance")
-    axes[0].legend()
+    figure_legend(fig, axes)
     return fig
 
 
@@ -60,30 +87,33 @@ def plot_correlation(matrices: dict[str, pd.DataFrame]):
     return fig
 
 
-def _layer_lines(ax, df: pd.DataFrame, group: str, value: str, title: str):
+def _layer_lines(ax, df: pd.DataFrame, group: str, value: str, title: str, colour: dict[str, str]):
     for name, sub in df.groupby(group, sort=False):
         sub = sub.sort_values("layer")
-        ax.plot(sub["layer"] + 1, sub[value], marker="o", markersize=3, label=name)
+        ax.plot(sub["layer"] + 1, sub[value], marker="o", markersize=3, label=name, color=colour[name])
     ax.set(title=title, xlabel="layer", ylabel={"lscore": "LScore", "mscore": "MScore"}[value])
     ax.set_xticks(sorted(df["layer"].unique() + 1))
 
 
+def _by_side(df: pd.DataFrame, group: str, value: str, order):
+    """Encoder and decoder panels, each ``group`` value in one colour in both."""
+    fig, axes = _panels(2)
+    colour = colours(order)
+    for ax, side in zip(axes, ("encoder", "decoder")):
+        _layer_lines(ax, df[df["side"] == side], group, value, side.capitalize(), colour)
+    figure_legend(fig, axes, order=list(colour))
+    return fig
+
+
 def plot_lscore(df: pd.DataFrame):
     """Fig. 3 (a, b): LScore per layer, one line per pair, encoder and decoder."""
-    fig, axes = _panels(2)
-    for ax, side in zip(axes, ("encoder", "decoder")):
-        _layer_lines(ax, df[df["side"] == side], "pair", "lscore", side.capitalize())
-    axes[1].legend(ncol=2)
-    return fig
+    return _by_side(df, "pair", "lscore", df["pair"])
 
 
 def plot_mscore(df: pd.DataFrame):
     """Fig. 3 (c, d): MScore per layer, one line per module kind, encoder and decoder."""
-    fig, axes = _panels(2)
-    for ax, side in zip(axes, ("encoder", "decoder")):
-        _layer_lines(ax, df[df["side"] == side], "kind", "mscore", side.capitalize())
-    axes[1].legend()
-    return fig
+    kinds = [k for k in ("self_attn", "cross_attn", "ffn") if k in set(df["kind"])]
+    return _by_side(df, "kind", "mscore", kinds + sorted(set(df["kind"]) - set(kinds)))
 
 
 def plot_k_sweep(df: pd.DataFrame):
@@ -94,7 +124,7 @@ def plot_k_sweep(df: pd.DataFrame):
         ax.plot(sub["k"], sub["delta"], marker="o", markersize=3, label=imp.upper())
     ax.axhline(0, color="grey", linewidth=0.5)
     ax.set(xlabel="k", ylabel="average ΔBLEU over Multilingual")
-    ax.legend()
+    figure_legend(fig, [ax])
     return fig
 
 
@@ -112,23 +142,27 @@ def plot_grouped_bars(df: pd.DataFrame, group: str, ylabel: str):
     ax.axhline(0, color="grey", linewidth=0.5)
     ax.set_xticks(range(len(pairs)), pairs, rotation=45)
     ax.set(ylabel=ylabel)
-    ax.legend()
+    figure_legend(fig, [ax], ncol=min(len(groups), 3))
     return fig
 
 
 def plot_training(train: pd.DataFrame, valid: pd.DataFrame, title: str):
-    """Training loss and dev loss against updates, and dev BLEU per pair."""
+    """Training loss and dev loss against updates, and dev BLEU per pair; ``title`` names the model."""
     fig, axes = _panels(2)
-    axes[0].plot(train["update"], train["loss"], label="train (label-smoothed)")
+    fig.suptitle(title)
+    bleu = valid.dropna(subset=["bleu"])
+    train_label, dev_label = "train loss (label-smoothed)", "dev loss (mean over pairs)"
+    colour = colours([train_label, dev_label, *(f"dev BLEU {p}" for p in bleu["pair"])])  # one map: no colour twice
+    axes[0].plot(train["update"], train["loss"], label=train_label, color=colour[train_label], **_markers(len(train)))
     if not valid.empty:
         dev = valid.groupby("update")["loss"].mean()
-        axes[0].plot(dev.index, dev.to_numpy(), marker="o", markersize=3, label="dev (mean over pairs)")
-    axes[0].set(title=title, xlabel="update", ylabel="loss per token")
-    axes[0].legend()
-    bleu = valid.dropna(subset=["bleu"])
+        axes[0].plot(dev.index, dev.to_numpy(), marker="o", markersize=3, label=dev_label, color=colour[dev_label])
+    axes[0].set(title="loss", xlabel="update", ylabel="loss per token")
     for pair, sub in bleu.groupby("pair", sort=False):
-        axes[1].plot(sub["update"], sub["bleu"], marker="o", markersize=3, label=pair)
-    axes[1].set(title=f"{title}: dev BLEU (greedy)", xlabel="update", ylabel="BLEU")
-    if not bleu.empty:
-        axes[1].legend(ncol=2)
+        axes[1].plot(sub["update"], sub["bleu"], marker="o", markersize=3, label=f"dev BLEU {pair}",
+                     color=colour[f"dev BLEU {pair}"])
+    axes[1].set(title="dev BLEU (greedy)", xlabel="update", ylabel="BLEU")
+    if bleu.empty:
+        axes[1].text(0.5, 0.5, "no dev BLEU logged", transform=axes[1].transAxes, ha="center", va="center")
+    figure_legend(fig, axes, ncol=3, order=list(colour))
     return fig

@@ -2,6 +2,7 @@
 
 import csv
 
+import matplotlib.colors
 import numpy as np
 import pandas as pd
 import pytest
@@ -18,6 +19,12 @@ COUNTS = [  # site, pair, width, general, specific
     ("decoder.layers.1.ffn.fc2", "a", 4, 2, 1),
     ("decoder.layers.1.ffn.fc2", "b", 4, 2, 2),
 ]
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plots.plt.close("all")
 
 
 @pytest.fixture
@@ -124,9 +131,76 @@ def test_training_curves_read_the_log(tmp_path):
     train, valid = analysis.read_training_log(log)
     fig = plots.plot_training(train, valid, "m")
     loss = {line.get_label(): line.get_ydata().tolist() for line in fig.axes[0].get_lines()}
-    assert loss["train (label-smoothed)"] == [5.0, 4.0]
-    assert loss["dev (mean over pairs)"] == pytest.approx([4.6])
-    assert [line.get_label() for line in fig.axes[1].get_lines()] == ["a"]  # b has no BLEU
+    assert loss["train loss (label-smoothed)"] == [5.0, 4.0]
+    assert loss["dev loss (mean over pairs)"] == pytest.approx([4.6])
+    assert [line.get_label() for line in fig.axes[1].get_lines()] == ["dev BLEU a"]  # b has no BLEU
+    assert fig.axes[0].get_lines()[0].get_marker() == "o"  # two points: drawn as points, not an invisible line
+
+
+def _series(fig) -> dict[str, set]:
+    """Label -> the colours it is drawn in, over every panel (lines and bars)."""
+    out: dict[str, set] = {}
+    for ax in fig.axes:
+        for line in ax.get_lines():
+            if not line.get_label().startswith("_"):
+                out.setdefault(line.get_label(), set()).add(matplotlib.colors.to_hex(line.get_color()))
+        for bars in ax.containers:
+            out.setdefault(bars.get_label(), set()).add(matplotlib.colors.to_hex(bars.patches[0].get_facecolor()))
+    return out
+
+
+def _legend(fig) -> dict[str, str]:
+    """Label -> colour of each entry of the figure's legends (figure-level and per panel)."""
+    legends = list(fig.legends) + [ax.get_legend() for ax in fig.axes if ax.get_legend()]
+    out = {}
+    for legend in legends:
+        for handle, text in zip(legend.legend_handles, legend.get_texts()):
+            colour = handle.get_color() if hasattr(handle, "get_color") else handle.get_facecolor()
+            out[text.get_text()] = matplotlib.colors.to_hex(colour)
+    return out
+
+
+def _every_figure(counts):
+    ls, ms = analysis.lscore(counts), analysis.mscore(counts)
+    vectors = {p: {"encoder.layers.0.ffn.fc1": np.arange(4.0) * (i + 1)} for i, p in enumerate(["a", "b", "c"])}
+    corr = {"ffn": analysis.importance_correlation(vectors, "ffn")}
+    k = pd.DataFrame({"importance": ["te", "te", "av", "av"], "k": [0.5, 0.7, 0.5, 0.7], "delta": [0.1, -0.2, 0.3, 0.0]})
+    bars = pd.DataFrame({"run": ["x", "x", "y", "y"], "pair": ["a", "b", "a", "b"], "delta": [1.0, -2.0, 3.0, 0.5]})
+    train = pd.DataFrame({"update": [10, 20, 30], "loss": [5.0, 4.0, 3.5]})
+    valid = pd.DataFrame({"update": [30, 30], "pair": ["a", "b"], "loss": [4.5, 4.7], "bleu": [3.0, 2.0]})
+    return {
+        "importance": plots.plot_importance(vectors, ["encoder.layers.0.ffn.fc1"]),
+        "correlation": plots.plot_correlation(corr),
+        "lscore": plots.plot_lscore(ls), "mscore": plots.plot_mscore(ms), "k_sweep": plots.plot_k_sweep(k),
+        "bars": plots.plot_grouped_bars(bars, "run", "ΔBLEU"), "training": plots.plot_training(train, valid, "m"),
+    }
+
+
+def test_every_figure_has_one_colour_per_series_and_a_legend_that_matches(counts, tmp_path):
+    for name, fig in _every_figure(counts).items():
+        series, legend = _series(fig), _legend(fig)
+        if series:  # the heat map has a colour bar instead
+            assert set(legend) == set(series), name  # every series in the legend, nothing else
+            for label, drawn in series.items():
+                assert drawn == {legend[label]}, (name, label)  # the same colour in every panel, as the legend says
+            assert len(set(legend.values())) == len(legend), name  # no two series share a colour
+        plots.save_figure(fig, tmp_path / f"{name}.png", tmp_path / f"{name}.pdf")
+        assert (tmp_path / f"{name}.png").stat().st_size > 0
+
+
+def test_two_panel_figures_keep_their_labels_apart(counts):
+    figures = _every_figure(counts)
+    for name in ("lscore", "mscore", "training"):
+        fig = figures[name]
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        left, right = fig.axes[0], fig.axes[1]
+        right_label = right.yaxis.label.get_window_extent(renderer)
+        assert right_label.x0 > left.get_tightbbox(renderer).x1, name  # the right panel's y-label clears the left panel
+        for legend in fig.legends:
+            box = legend.get_window_extent(renderer)
+            assert box.x0 >= 0 and box.y0 >= 0 and box.x1 <= fig.bbox.width + 1, name  # not cut off
+            assert not any(box.overlaps(ax.get_window_extent(renderer)) for ax in fig.axes), name  # not over the data
 
 
 def test_allocation_and_figure_jobs_do_not_import_torch():
