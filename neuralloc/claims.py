@@ -17,13 +17,13 @@ from sacrebleu.metrics import BLEU
 
 from .fileio import atomic_open, read_lines
 from .languages import LANGUAGE_BRANCHES, Pair
+from .scoring import MEANINGFUL_BLEU
 from .systems import parse_method_system
 
 log = logging.getLogger(__name__)
 
 HELD, NOT_HELD, NOT_RUN = "held", "not held", "not run"
 ALPHA = 0.05         # a gain holds when positive with a paired-bootstrap p below this
-FLOOR_BLEU = 5.0     # below this average BLEU of Multilingual, comparisons say little (said in the reason)
 K_TOLERANCE = 0.1    # "the best k is near 0.7": within this of 0.7
 MSCORE_NEAR_ONE = 0.9
 ERASE_GENERAL_DROP = 5.0  # "every pair drops a lot": by at least this much BLEU (the paper: 15-20)
@@ -68,8 +68,8 @@ def _row(table: pd.DataFrame | None, system: str | None) -> pd.Series | None:
 
 def _floor_note(main: pd.DataFrame, baseline: str) -> str:
     row = _row(main, baseline)
-    if row is not None and row["ave_bleu"] < FLOOR_BLEU:
-        return f" Multilingual averages {row['ave_bleu']:.2f} BLEU, below {FLOOR_BLEU:g}: differences this small say little."
+    if row is not None and row["ave_bleu"] < MEANINGFUL_BLEU:
+        return f" Multilingual averages {row['ave_bleu']:.2f} BLEU, below {MEANINGFUL_BLEU:g}: differences this small say little."
     return ""
 
 

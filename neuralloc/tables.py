@@ -4,7 +4,8 @@ and LaTeX (booktabs).
 
 Beyond the paper: chrF beside BLEU in the CSV; mean and std over training seeds when there are
 several; paired bootstrap resampling (sacreBLEU's own implementation) of each system against
-Multilingual per pair, p-values in the CSV and a dagger on cells with p < 0.05. The best cell of
+Multilingual per pair, p-values in the CSV and a dagger on cells with p < 0.05 (none where both are below
+scoring.MEANINGFUL_BLEU, where the test means little). The best cell of
 each column is bold.
 """
 
@@ -21,7 +22,7 @@ from .design import MULTILINGUAL as BASELINE
 from .design import Row
 from .fileio import atomic_open, read_lines
 from .languages import Pair
-from .scoring import read_scores
+from .scoring import MEANINGFUL_BLEU, read_scores
 
 log = logging.getLogger(__name__)
 ALPHA = 0.05
@@ -65,7 +66,10 @@ def build_table(scores: pd.DataFrame, rows: list[Row], pairs: list[str], paramet
             rec[f"{pair}_bleu"] = means.loc[(row.system, pair), "bleu"]
             rec[f"{pair}_bleu_std"] = stds.get((row.system, pair), float("nan"))
             rec[f"{pair}_chrf"] = means.loc[(row.system, pair), "chrf"]
-            rec[f"{pair}_p"] = pvalues.get((row.system, pair), float("nan"))
+            rec[f"{pair}_p"] = p = pvalues.get((row.system, pair), float("nan"))
+            # marked only where at least one of the two translates enough for the test to mean something
+            base = means["bleu"].get((BASELINE, pair), float("nan"))
+            rec[f"{pair}_marked"] = bool(p < ALPHA and max(rec[f"{pair}_bleu"], base) >= MEANINGFUL_BLEU)
         aves = per_seed_ave[row.system]
         rec["ave_bleu"] = aves.mean()
         rec["ave_bleu_std"] = aves.std(ddof=1) if len(aves) > 1 else float("nan")
@@ -87,12 +91,13 @@ def _cell(mean: float, std: float, bold: bool, significant: bool, fmt: str) -> s
 
 
 def format_table(table: pd.DataFrame, pairs: list[str], fmt: str) -> pd.DataFrame:
-    """Display cells for ``fmt`` ("md" or "tex"): best per column bold, dagger where p < 0.05."""
+    """Display cells for ``fmt`` ("md" or "tex"): best per column bold, dagger where marked (p < 0.05,
+    and the system or Multilingual at ``MEANINGFUL_BLEU`` or more)."""
     disp = pd.DataFrame({"System": table["label"] if fmt == "md" else table["label"].map(latex_escape)})
     for pair in pairs:
         best = table[f"{pair}_bleu"].max()
         disp[pair_label(pair)] = [
-            _cell(r[f"{pair}_bleu"], r[f"{pair}_bleu_std"], r[f"{pair}_bleu"] == best, r[f"{pair}_p"] < ALPHA, fmt)
+            _cell(r[f"{pair}_bleu"], r[f"{pair}_bleu_std"], r[f"{pair}_bleu"] == best, r[f"{pair}_marked"], fmt)
             for _, r in table.iterrows()
         ]
     best = table["ave_bleu"].max()
@@ -121,7 +126,8 @@ def footer(signature: str, seeds: int, samples: int) -> str:
     if seeds > 1:
         parts.append(f"Mean ± std over {seeds} training seeds.")
     if samples:
-        parts.append(f"† p < {ALPHA} in a paired bootstrap test against Multilingual ({samples} samples, first seed).")
+        parts.append(f"† p < {ALPHA} in a paired bootstrap test against Multilingual ({samples} samples, first seed); "
+                     f"no mark where both are below {MEANINGFUL_BLEU:g} BLEU, where the test means little.")
     parts.append("Bold: best in column. AVE: average BLEU, then the gain over Multilingual. Para: parameters.")
     return " ".join(parts)
 

@@ -67,6 +67,21 @@ def test_build_table_means_stds_gains_and_parameters(tmp_path):
     assert tex.loc["Method-TE", r"En$\rightarrow$It"] == r"\textbf{24.00 $\pm$ 1.41}$^\dagger$"
 
 
+def test_no_significance_mark_where_both_systems_translate_too_little():
+    """p < 0.05 between 0.3 and 0.1 BLEU marks nothing; between 0.3 and 6.0 it does."""
+    rows = [Row("multilingual", "Multilingual"), Row("m", "M")]
+
+    def table(base_bleu):
+        scores = pd.DataFrame([{"system": s, "pair": "it-en", "bleu": b, "chrf": 1.0, "seed": 1}
+                               for s, b in (("multilingual", base_bleu), ("m", 0.3))])
+        return build_table(scores, rows, ["it-en"], {}, {("m", "it-en"): 0.001})
+
+    assert not table(0.1).set_index("system").loc["m", "it-en_marked"]
+    assert format_table(table(0.1), ["it-en"], "md").set_index("System").loc["M", "It→En"] == "**0.30**"  # best, not marked
+    assert table(6.0).set_index("system").loc["m", "it-en_marked"]
+    assert format_table(table(6.0), ["it-en"], "md").set_index("System").loc["M", "It→En"] == "0.30†"
+
+
 def test_missing_scores_are_a_clear_error(tmp_path):
     scores = read_scores(write_scores(tmp_path))
     with pytest.raises(ValueError, match="adapter"):
