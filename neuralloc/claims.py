@@ -8,6 +8,7 @@ Inputs are the run's own artifacts: the tables (``tables.py``), the figures' num
 
 from __future__ import annotations
 
+import html as html_text
 import logging
 from dataclasses import asdict, dataclass
 
@@ -18,6 +19,7 @@ from sacrebleu.metrics import BLEU
 from .fileio import atomic_open, read_lines
 from .languages import LANGUAGE_BRANCHES, Pair
 from .scoring import MEANINGFUL_BLEU
+from .tables import html_page
 from .systems import parse_method_system
 
 log = logging.getLogger(__name__)
@@ -252,17 +254,22 @@ def check_claims(tables: dict[str, pd.DataFrame], figures: dict[str, pd.DataFram
     return out + shapes + sweeps
 
 
-def write_claims(verdicts: list[Verdict], csv: str, md: str) -> None:
+def write_claims(verdicts: list[Verdict], csv: str, md: str, html_path: str | None = None) -> None:
     frame = pd.DataFrame([asdict(v) for v in verdicts])
     with atomic_open(csv) as f:
         frame.to_csv(f, index=False)
     with atomic_open(md) as f:
         f.write(frame.rename(columns=str.capitalize).to_markdown(index=False) + "\n")
+    if html_path:
+        cells = frame.rename(columns=str.capitalize).map(html_text.escape)
+        with atomic_open(html_path) as f:
+            f.write(html_page("claims", cells, f"Each claim of the paper against this run; held means {ALPHA}-level "
+                              "significance for gains, and each row says its own rule (neuralloc/claims.py)."))
 
 
 def make_claims(table_names: list[str], tables: list[str], figure_names: list[str], figures: list[str],
                 systems: dict[str, str | None], pairs: list[str], samples: int, hypotheses: list[str],
-                hypothesis_systems: list[str], references: list[str], csv: str, md: str) -> None:
+                hypothesis_systems: list[str], references: list[str], csv: str, md: str, html: str | None = None) -> None:
     """Entry point of the claims rule: ``tables`` and ``figures`` are the CSVs of the tables and
     figures named by ``table_names`` and ``figure_names``; ``hypotheses`` (first seed) run over
     ``hypothesis_systems`` with ``pairs`` inner; ``references`` follow ``pairs``."""
@@ -278,5 +285,5 @@ def make_claims(table_names: list[str], tables: list[str], figure_names: list[st
                 if system in hyps and reference in hyps:
                     pvalues[(system, reference)] = average_bleu_bootstrap(hyps[reference], hyps[system], refs, samples)
     verdicts = check_claims(frames, figs, systems, pvalues)
-    write_claims(verdicts, csv, md)
+    write_claims(verdicts, csv, md, html)
     log.info("claims: %s", ", ".join(f"{v.verdict}" for v in verdicts))

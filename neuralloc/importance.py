@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from safetensors.torch import save_file
-from tqdm import tqdm
 
+from .logs import progress as bar  # the name progress is the functions' flag
 from .data import ParallelData, inference_batches
 from .fileio import atomic_path
 from .loss import label_smoothed_loss
@@ -67,7 +67,7 @@ def importance(model: Transformer, data: ParallelData, p: int, method: str, labe
     counts = {"source": 0, "target": 0}
     chosen = sample_sentences(data, p, token_cap, seed) if token_cap is not None else None
     batches = inference_batches(data, p, max_tokens, indices=chosen)
-    for items in tqdm(batches, desc=f"{data.pairs[p]} {method}", disable=not progress or None):
+    for items in bar(batches, desc=f"importance {method} {data.pairs[p]}", disable=not progress or None):
         host = data.collate(items)  # token counts from the host copy: no GPU read-back per batch
         for side, ids in (("source", host.src), ("target", host.prev)):
             counts[side] += int(ids.ne(pad).sum())

@@ -11,6 +11,7 @@ each column is bold.
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 
@@ -82,6 +83,8 @@ def build_table(scores: pd.DataFrame, rows: list[Row], pairs: list[str], paramet
 
 def _cell(mean: float, std: float, bold: bool, significant: bool, fmt: str) -> str:
     text = f"{mean:.2f}" + (f" ± {std:.2f}" if std == std else "")
+    if fmt == "html":
+        return (f"<b>{text}</b>" if bold else text) + ("†" if significant else "")
     if fmt == "tex":
         text = text.replace("±", r"$\pm$")
         text = rf"\textbf{{{text}}}" if bold else text
@@ -91,9 +94,10 @@ def _cell(mean: float, std: float, bold: bool, significant: bool, fmt: str) -> s
 
 
 def format_table(table: pd.DataFrame, pairs: list[str], fmt: str) -> pd.DataFrame:
-    """Display cells for ``fmt`` ("md" or "tex"): best per column bold, dagger where marked (p < 0.05,
+    """Display cells for ``fmt`` ("md", "html" or "tex"): best per column bold, dagger where marked (p < 0.05,
     and the system or Multilingual at ``MEANINGFUL_BLEU`` or more)."""
-    disp = pd.DataFrame({"System": table["label"] if fmt == "md" else table["label"].map(latex_escape)})
+    labels = table["label"].map(latex_escape) if fmt == "tex" else table["label"].map(html.escape) if fmt == "html" else table["label"]
+    disp = pd.DataFrame({"System": labels})
     for pair in pairs:
         best = table[f"{pair}_bleu"].max()
         disp[pair_label(pair)] = [
@@ -132,12 +136,30 @@ def footer(signature: str, seeds: int, samples: int) -> str:
     return " ".join(parts)
 
 
-def write_table(table: pd.DataFrame, pairs: list[str], caption: str, csv: str, md: str, tex: str) -> None:
-    """The numbers (CSV), and the table as Markdown and LaTeX (booktabs, caption holding the signature)."""
+HTML_STYLE = ("body{font-family:sans-serif;font-size:14px;margin:1em} table{border-collapse:collapse}"
+              "th,td{padding:3px 10px;border-bottom:1px solid #ddd;text-align:right} th:first-child,td:first-child"
+              "{text-align:left} caption{caption-side:bottom;text-align:left;color:#444;padding-top:8px;max-width:60em}")
+
+
+def html_page(title: str, table: pd.DataFrame, caption: str) -> str:
+    """A formatted table as a page of its own (cells already HTML), for the Snakemake report."""
+    body = table.to_html(index=False, escape=False, border=0)
+    body = body.replace("<thead>", f"<caption>{html.escape(caption)}</caption>\n<thead>", 1)
+    return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
+            f"<style>{HTML_STYLE}</style></head>\n<body>\n{body}\n</body></html>\n")
+
+
+def write_table(table: pd.DataFrame, pairs: list[str], caption: str, csv: str, md: str, tex: str,
+                html_path: str | None = None) -> None:
+    """The numbers (CSV), and the table as Markdown, LaTeX (booktabs, caption holding the signature)
+    and an HTML page (the report shows it)."""
     with atomic_open(csv) as f:
         table.to_csv(f, index=False, float_format="%.4f")
     with atomic_open(md) as f:
         f.write(format_table(table, pairs, "md").to_markdown(index=False) + "\n\n" + caption + "\n")
+    if html_path:
+        with atomic_open(html_path) as f:
+            f.write(html_page(caption.split(".")[0], format_table(table, pairs, "html"), caption))
     body = format_table(table, pairs, "tex").to_latex(index=False, escape=False, column_format="l" + "r" * (len(pairs) + 2))
     body = body.replace(r"\begin{tabular}", r"\centering" + "\n" + r"\begin{tabular}", 1)
     with atomic_open(tex) as f:
@@ -160,9 +182,9 @@ def significance(hypotheses: dict[str, dict[str, list[str]]], references: dict[s
 
 def make_tables(layout: dict[str, list[list[str]]], pairs: list[str], split: str, samples: int, scores: list[str],
                 hypotheses: list[str], hypothesis_systems: list[str], references: list[str], cards: list[str],
-                card_systems: list[str], csv: list[str], md: list[str], tex: list[str]) -> None:
+                card_systems: list[str], csv: list[str], md: list[str], tex: list[str], html: list[str]) -> None:
     """Entry point of the tables rule. ``layout``: table name -> [system, label] rows; the outputs
-    ``csv``, ``md`` and ``tex`` follow its tables. ``hypotheses`` (first seed) run over
+    ``csv``, ``md``, ``tex`` and ``html`` follow its tables. ``hypotheses`` (first seed) run over
     ``hypothesis_systems`` with ``pairs`` inner; ``references`` follow ``pairs``; each model card
     counts towards the system of ``card_systems`` at its position (Individual has one per pair)."""
     tables = {name: [Row(system, label) for system, label in rows] for name, rows in layout.items()}
@@ -183,8 +205,8 @@ def make_tables(layout: dict[str, list[list[str]]], pairs: list[str], split: str
     pvalues = significance(texts, refs, systems, samples)
     signature = frame["bleu_signature"].iloc[0]
     n_seeds = int(frame["seed"].nunique())
-    for (name, rows), csv_path, md_path, tex_path in zip(tables.items(), csv, md, tex, strict=True):
+    for (name, rows), csv_path, md_path, tex_path, html_path in zip(tables.items(), csv, md, tex, html, strict=True):
         table = build_table(frame, rows, pairs, parameters, pvalues)
         caption = f"{name} ({split}). " + footer(signature, n_seeds, samples if pvalues else 0)
-        write_table(table, pairs, caption, csv_path, md_path, tex_path)
+        write_table(table, pairs, caption, csv_path, md_path, tex_path, html_path)
         log.info("table %s: %d rows", name, len(table))

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Callable
 
 import torch
-from tqdm import tqdm
 
 from . import layout
 from .checkpoint import load_checkpoint, pick_device
@@ -29,6 +28,7 @@ from .data import Batch, ParallelData, bucket_of, epoch_batches
 from .distributed import World
 from .binarized import offsets_path
 from .fileio import files_digest, read_lines, sha256sum
+from .logs import progress
 from .loss import label_smoothed_loss
 from .model import ModelConfig, SiteContext, Transformer, context_maker, site_widths
 from .resume import CsvLog, RunFiles, finish, fingerprint, plain_config, resumable_state, save_state, write_model_card
@@ -110,6 +110,8 @@ class Trainer:
                  dev_references: list[list[str]], files: RunFiles, init: str | Path | None = None,
                  masks_for: Callable[[torch.Tensor], SiteContext] | None = None, provenance: dict | None = None):
         self.cfg, self.files, self.init, self.provenance = cfg, files, init, dict(provenance or {})
+        run = Path(files.checkpoint).parent  # models/{system} or models/individual/{pair}: the run's name
+        self.name = run.name if run.parent.name == "models" else f"{run.parent.name}/{run.name}"
         self.train_data, self.dev_data, self.dev_references = train_data, dev_data, dev_references
         self.pairs, self.vocab = list(train_data.pairs), train_data.vocab
         self.world = World.from_env()  # one process, or one rank of a torchrun group
@@ -304,8 +306,7 @@ class Trainer:
                  f"{self.model.num_parameters():,}", self.device, len(self.train_data), len(self.pairs))
         start = time.time()
         window_tok, window_t = 0, time.time()
-        bar = tqdm(total=cfg.max_updates, initial=self.update, desc="train", disable=None if self.world.main else True,
-                   dynamic_ncols=True)
+        bar = progress(total=cfg.max_updates, initial=self.update, desc=self.name, disable=None if self.world.main else True)
         stop = False
         while not stop and self.update < cfg.max_updates:
             if cfg.max_epochs is not None and self.epoch >= cfg.max_epochs:

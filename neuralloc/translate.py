@@ -4,15 +4,16 @@ back to raw text (BPE removed, joiner-aware detokenization, optional detruecasin
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Callable
 
 import torch
-from tqdm import tqdm
 
 from .checkpoint import load_for_inference
 from .data import ParallelData, inference_batches
 from .decoding import decode
 from .fileio import write_lines
+from .logs import progress as bar
 from .masking import MaskTable, erase_neurons, load_masks
 from .model import NO_SITES, SiteContext, Transformer, context_maker
 from .tokenization import postprocess
@@ -25,7 +26,7 @@ log = logging.getLogger(__name__)
 def translate_data(model: Transformer, data: ParallelData, p: int, vocab: Vocabulary, device,
                    beam: int = 4, lenpen: float = 0.6, max_len_a: float = 1.2, max_len_b: int = 10,
                    max_tokens: int = 8000, context_for: Callable[[torch.Tensor], SiteContext] | None = None,
-                   limit: int | None = None, detruecase: bool = False, progress: bool = False,
+                   limit: int | None = None, detruecase: bool = False, progress: bool | str = False,
                    bf16: bool = False, min_len: int = 1) -> list[str]:
     """Post-processed translations of pair ``p``'s sources (the first ``limit`` of them);
     ``context_for`` (see ``model.context_maker``) gives the SiteContext of a batch's pair ids.
@@ -36,7 +37,8 @@ def translate_data(model: Transformer, data: ParallelData, p: int, vocab: Vocabu
     batches = inference_batches(data, p, max_tokens // max(beam, 1), limit)
     n = len(data.src[p][:limit])
     out: list[str | None] = [None] * n
-    for items in tqdm(batches, desc=data.pairs[p], disable=not progress or None):
+    label = progress if isinstance(progress, str) else data.pairs[p]
+    for items in bar(batches, desc=label, disable=not progress or None):
         b = data.collate(items).to(device)
         ctx = context_for(b.pair) if context_for else NO_SITES
         with torch.autocast(device_type, dtype=torch.bfloat16, enabled=bf16 and device_type == "cuda"):
@@ -74,7 +76,8 @@ def translate_split(pairs: list[str], checkpoints: list[str], vocab: str, source
         data = ParallelData([pair], [source], None, vocabulary, model.cfg.max_positions)
         masks_for = MaskTable(pair_masks, [pair], device) if pair_masks is not None else None
         context_for = context_maker(model.cfg, [pair], masks_for, device)
-        hyps = translate_data(model, data, 0, vocabulary, device, detruecase=detruecase, progress=True,
+        name = f"{Path(out).parent.name} {Path(out).stem}"  # translations/{system}/{split}.{pair}.txt
+        hyps = translate_data(model, data, 0, vocabulary, device, detruecase=detruecase, progress=name,
                               context_for=context_for, max_tokens=max_tokens, **opts)
         write_lines(out, hyps)
         log.info("%s: %d sentences of %s translated with %s", pair, len(hyps), source, checkpoint)

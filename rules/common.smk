@@ -1,10 +1,13 @@
 # The validated config, wildcard constraints, and the input functions and target lists of the
 # rules. Paths come from neuralloc.layout, what to build from neuralloc.design, and what each job's
 # outputs depend on (its params) from neuralloc.settings.
+import os
 import re
 import sys
 
 sys.path.insert(0, workflow.basedir)  # the package, even where Snakemake runs outside .venv
+# jobs side by side share the terminal: progress as a line per refresh, not a redrawn bar
+os.environ.setdefault("NEURALLOC_PROGRESS", "lines")
 
 from neuralloc import design, layout, readings, settings
 from neuralloc.config import ConfigError, deep_update, typed_overrides, validate
@@ -249,7 +252,7 @@ def all_targets():
     data = [layout.encoded(EXP, s, p, side, kind) for s in SPLITS for p in PAIRS for side in SIDES for kind in ("tokens", "offsets")]
     evaluated = [layout.scores(layout.run(EXP, seed), s, split) for seed in SEEDS for s in design.scored_systems(config)
                  for split in config["decode"]["splits"]]
-    tables = [path for fmt in ("csv", "md", "tex") for path in table_targets(fmt)]
-    tables += [layout.table(EXP, "claims", fmt) for fmt in ("csv", "md")]
+    tables = [path for fmt in ("csv", "md", "tex", "html") for path in table_targets(fmt)]
+    tables += [layout.table(EXP, "claims", fmt) for fmt in ("csv", "md", "html")]
     figures = [layout.figure(EXP, stem, fmt) for stem in design.figure_stems(config) for fmt in ("png", "pdf")]
     return [rules.build_vocab.output[0]] + data + evaluated + tables + figures

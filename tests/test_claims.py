@@ -130,13 +130,14 @@ def test_make_claims_writes_every_claim(tmp_path):
             hyps.append(str(hyp))
     out_csv, out_md = tmp_path / "claims.csv", tmp_path / "claims.md"
     claims.make_claims(["main"], [str(main)], [], [], {"te": TE, "av": AV}, ["it-en", "en-it"], 50, hyps,
-                       ["multilingual", TE], refs, str(out_csv), str(out_md))
+                       ["multilingual", TE], refs, str(out_csv), str(out_md), str(tmp_path / "claims.html"))
     table = pd.read_csv(out_csv)
     assert len(table) == 14 and set(table["verdict"]) <= {HELD, NOT_HELD, NOT_RUN}
     first = table.iloc[0]
     assert first["claim"] == "Method-TE beats Multilingual on average" and first["verdict"] == HELD
     assert table.iloc[1]["verdict"] == NOT_RUN  # Method-AV has no hypotheses: no test
     assert "| Claim" in out_md.read_text()
+    assert "<th>Verdict</th>" in (tmp_path / "claims.html").read_text()
 
 
 def test_missing_tables_figures_and_tests_make_claims_not_run():

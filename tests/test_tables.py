@@ -117,7 +117,7 @@ def test_make_tables_writes_every_format(tmp_path):
     out = tmp_path / "tables"
     layout = {"main": [[r.system, r.label] for r in ROWS]}
     make_tables(layout, PAIRS, "test", 50, scores, hypotheses, list(BLEU), [str(raw / f"test.{p}.tgt") for p in PAIRS],
-                cards, card_systems, [out / "main.csv"], [out / "main.md"], [out / "main.tex"])
+                cards, card_systems, [out / "main.csv"], [out / "main.md"], [out / "main.tex"], [out / "main.html"])
     table = pd.read_csv(out / "main.csv").set_index("system")
     assert table.loc["individual", "parameters"] == 3_000_000  # the Individual row sums its models
     assert table.loc["method-te-r0.9-k0.7-pair-paper", "it-en_p"] == 1.0  # identical hypotheses: not significant
@@ -125,6 +125,9 @@ def test_make_tables_writes_every_format(tmp_path):
     assert "| Method-TE" in md and "3.00M" in md and SIG in md and "2 training seeds" in md
     tex = (out / "main.tex").read_text()
     assert r"\toprule" in tex and r"\caption{" in tex and "†" not in tex
+    page = (out / "main.html").read_text()  # the report's view: the formatted table, not the raw columns
+    assert "<td>Method-TE</td>" in page and "<caption>" in page and "3.00M" in page and "it-en_bleu" not in page
+    assert "<b>" in page and "**" not in page
 
 
 def test_default_config_main_table_has_the_eight_systems():

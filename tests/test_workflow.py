@@ -106,6 +106,7 @@ def test_whole_workflow_end_to_end(workflow_run):
     assert para["expansion-te-r0.9-k0.7-pair-paper"] > para["method-te-r0.9-k0.7-pair-paper"] == para["multilingual"]
     for table in ("main", "rho", "k", "variants", "readings"):
         assert "sacreBLEU" in (exp / f"tables/{table}.md").read_text() and (exp / f"tables/{table}.tex").exists()
+        assert "<table" in (exp / f"tables/{table}.html").read_text()
     # Both readings of the method: the released code's shares the first layers' q, k, v and reads dev data.
     readings = [r["system"] for r in csv.DictReader(open(exp / "tables/readings.csv"))]
     assert readings == ["method-te-r0.9-k0.7-pair-paper", "method-av-r0.9-k0.7-pair-paper",
