@@ -14,12 +14,17 @@ STAMP  := $(VENV)/.installed
 
 install: $(STAMP)
 
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.txt requirements/*.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (found %s); set PYTHON=/path/to/python3.11" % sys.version.split()[0])'
+	@echo "== creating $(VENV) with $$($(PYTHON) --version)"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+	@echo "== installing the pinned packages of requirements/ (runtime, workflow, cluster, test): PyTorch is the"
+	@echo "   largest; where pip takes its CUDA build (Linux with a GPU) that is several GB, and minutes"
+	$(BIN)/python -m pip install --progress-bar on -r requirements.txt
+	@echo "== installing the neuralloc package (editable)"
 	$(BIN)/python -m pip install --quiet --no-deps -e .
+	@echo "== installed: $$($(BIN)/python -c 'import torch; print("torch", torch.__version__, "CUDA" if torch.cuda.is_available() else "CPU")')"
 	touch $@
 
 run: $(STAMP)

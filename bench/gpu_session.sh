@@ -15,7 +15,7 @@ EXP=${EXP:-results/bible-m2m}
 CONFIG=${CONFIG:-configs/bible-m2m.yaml}
 PRESET=${PRESET:-base}
 CARRY=device_carry
-# what the device image lacks of the package's imports (versions from requirements.txt)
+# what the device image lacks of the package's imports (versions from requirements/)
 WHEELS="jsonschema jsonschema-specifications referencing rpds-py sacremoses"
 
 prepare() {
@@ -23,7 +23,7 @@ prepare() {
   bash bench/pack_data.sh "$EXP" "$CARRY"
   rm -rf "$CARRY/wheels"
   local pins
-  pins=$(for w in $WHEELS; do grep -i -E "^${w//-/[-_]}==" requirements.txt; done)
+  pins=$(for w in $WHEELS; do grep -h -i -E "^${w//-/[-_]}==" requirements/*.txt; done)
   python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
     --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
     -d "$CARRY/wheels" $pins
