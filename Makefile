@@ -10,7 +10,7 @@ CONFIG_SET = $(if $(strip $(SET)),--config $(shell $(BIN)/python -m neuralloc.co
 # Stamp file: reinstall only when the pins or the package metadata change.
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run dry-run test test-slurm lint report clean-venv
+.PHONY: install run dry-run plan test test-slurm lint report clean-venv
 
 install: $(STAMP)
 
@@ -29,6 +29,10 @@ $(STAMP): requirements.txt requirements/*.txt pyproject.toml
 
 run: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) $(CONFIG_SET)
+
+# What CONFIG will train, the disk its models take and GPU-hours at an assumed throughput
+plan: $(STAMP)
+	$(BIN)/python -m neuralloc.plan $(CONFIG)
 
 dry-run: $(STAMP)
 	$(BIN)/snakemake -n --cores $(CORES) --configfile $(CONFIG) $(CONFIG_SET)

@@ -42,3 +42,10 @@ rule all:
     default_target: True
     input:
         all_targets(),
+
+
+onsuccess:
+    # the main table, where everything is, and sample translations per system
+    from neuralloc.summary import summary
+
+    print(summary(EXP, FIRST, design.systems(config), PAIRS, SPLIT))

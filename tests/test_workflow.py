@@ -107,6 +107,14 @@ def test_whole_workflow_end_to_end(workflow_run):
     for table in ("main", "rho", "k", "variants", "readings"):
         assert "sacreBLEU" in (exp / f"tables/{table}.md").read_text() and (exp / f"tables/{table}.tex").exists()
         assert "<table" in (exp / f"tables/{table}.html").read_text()
+    # The plan's parameter counts (models built on the meta device) are those of the models trained.
+    from neuralloc import plan
+    from neuralloc.config import load_config
+
+    planned = plan.jobs(load_config(tmp_path / "config.yaml"), len(Vocabulary.load(exp / "data/dict.txt")))
+    assert len(planned) >= 10
+    for job in planned:
+        assert job.parameters == json.loads((run / f"models/{job.model}/model.json").read_text())["parameters"], job.model
     # Both readings of the method: the released code's shares the first layers' q, k, v and reads dev data.
     readings = [r["system"] for r in csv.DictReader(open(exp / "tables/readings.csv"))]
     assert readings == ["method-te-r0.9-k0.7-pair-paper", "method-av-r0.9-k0.7-pair-paper",
