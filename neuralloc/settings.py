@@ -95,6 +95,11 @@ def training_execution(config: dict) -> dict:
     return out
 
 
+def finetune_threads(config: dict) -> int:
+    """CPU threads of the fine-tuning schedule's jobs (continued, masked fine-tuning)."""
+    return config["finetune"].get("threads") or config["train"]["threads"]
+
+
 def pretrain(config: dict, arch: str, seed: int) -> dict:
     """A pretrained architecture: its model section (+TS, +Adapter and the wide model change it),
     the train section, the seed, the pairs."""

@@ -60,7 +60,7 @@ rule finetune:
         f"{RUN}/logs/finetune/{{family}}-{{imp}}-r{{rho}}-k{{k}}-{{variant}}-{{reading}}.log",
     benchmark:
         f"{RUN}/benchmarks/finetune/{{family}}-{{imp}}-r{{rho}}-k{{k}}-{{variant}}-{{reading}}.tsv"
-    threads: config["train"]["threads"]
+    threads: settings.finetune_threads(config)
     resources:
         gpu=1,
         mem_mb=16000,

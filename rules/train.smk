@@ -65,7 +65,7 @@ rule continue_training:
         f"{RUN}/logs/continue_training.log",
     benchmark:
         f"{RUN}/benchmarks/continue_training.tsv"
-    threads: config["train"]["threads"]
+    threads: settings.finetune_threads(config)
     resources:
         gpu=1,
         mem_mb=16000,

@@ -70,6 +70,7 @@ TABLE = {
     "train.bf16": (False, TRAINERS),
     "train.best_by": ("bleu", TRAINERS),
     "train.threads": (4, set()),
+    "finetune.threads": (1, set()),
     "train.log_interval": (3, set()),
     "train.device": ("cpu", set()),
     "train.compile": (True, set()),
