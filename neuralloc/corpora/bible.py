@@ -56,13 +56,16 @@ def global_split(
 
 def prepare_bible(
     wheel: str | Path, pairs: list[tuple[str, str]], editions: dict[str, str],
-    dev_size: int, test_size: int, train_size: int | None, seed: int,
+    dev_size: int, test_size: int, train_size: int | None, seed: int, max_words: int | None = None,
 ):
-    """Return ({(pair, split): (src_lines, tgt_lines)}, {split: verse ids})."""
+    """Return ({(pair, split): (src_lines, tgt_lines)}, {split: verse ids}); with ``max_words``, only
+    the verses that are that short in every language take part in the split."""
     conn = open_bible_db(wheel)
     texts = {lang: read_edition(conn, ed) for lang, ed in editions.items()}
     conn.close()
     common = set.intersection(*(set(t) for t in texts.values()))
+    if max_words is not None:
+        common = {i for i in common if all(len(t[i].split()) <= max_words for t in texts.values())}
     splits = global_split(list(common), dev_size, test_size, train_size, seed)
     out = {}
     for src, tgt in pairs:
