@@ -130,9 +130,12 @@ def test_make_tables_writes_every_format(tmp_path):
     assert "<b>" in page and "**" not in page
 
 
-def test_default_config_main_table_has_the_eight_systems():
+def test_default_config_shows_the_method_beside_its_controls_and_every_baseline_in_the_tests_config():
     config = validate(yaml.safe_load((REPO / "config.yaml").read_text()))
     layout = table_layout(config)
-    assert [r.label for r in layout["main"]] == [
+    assert [r.label for r in layout["main"]] == ["Multilingual", "Multilingual (continued)", "Method-AV", "Method-TE"]
+    assert {"rho", "k", "readings"} <= set(layout)  # the sweeps the figures and the readings table need
+    tests = validate(yaml.safe_load((REPO / "configs/tests.yaml").read_text()))
+    assert [r.label for r in table_layout(tests)["main"]] == [
         "Individual", "Multilingual", "Multilingual (continued)", "+TS", "+Adapter", "Method-AV", "Method-TE", "+Expansion",
     ]

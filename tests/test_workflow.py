@@ -174,7 +174,8 @@ def test_report_gathers_figures_and_tables(workflow_run):
     import zipfile
 
     names = zipfile.ZipFile(workflow_run / "report.zip").namelist()
-    assert any(n.endswith("lscore.png") for n in names) and any(n.endswith("main.csv") for n in names)
+    assert any(n.endswith("lscore.png") for n in names) and any(n.endswith("main.html") for n in names)
+    assert any(n.endswith("claims.html") for n in names)  # formatted tables, not the raw CSVs
 
 
 @pytest.mark.slow
