@@ -152,7 +152,7 @@ def run_allocation(importance: list[str], pairs: list[str], rho: float, k: float
     if unknown:
         raise ValueError(f"unknown site kinds {sorted(unknown)} (allowed: {', '.join(KINDS)})")
     vectors, meta = read_importance(importance, pairs)
-    shared = readings.shared_sites(list(vectors[pairs[0]]), {"first_layer_qkv": first_layer_qkv})
+    shared = readings.shared_sites(list(vectors[pairs[0]]), first_layer_qkv)
     general, pair_masks = allocate(vectors, pairs, float(rho), float(k), variant, site_kinds, threshold, shared)
     metadata = {"rho": rho, "k": k, "variant": variant, "pairs": ",".join(pairs), "site_kinds": ",".join(site_kinds),
                 "threshold": threshold, "first_layer_qkv": first_layer_qkv,

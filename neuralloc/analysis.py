@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .sites import site_kind, site_side
+from .sites import site_kind, site_layer, site_side
 from .scoring import read_scores
 
 
@@ -29,7 +29,7 @@ def read_counts(path: str | Path) -> pd.DataFrame:
     """A masks ``.counts.csv``: site, pair, width, general, specific; plus side, layer, kind."""
     df = pd.read_csv(path)
     df["side"] = df["site"].map(site_side)
-    df["layer"] = df["site"].map(lambda s: int(s.split(".")[2]))
+    df["layer"] = df["site"].map(site_layer)
     df["kind"] = df["site"].map(site_kind)
     return df
 

@@ -19,13 +19,12 @@ from sacrebleu.metrics import BLEU
 from .fileio import atomic_open, read_lines
 from .languages import LANGUAGE_BRANCHES, Pair
 from .scoring import MEANINGFUL_BLEU
-from .tables import html_page
+from .tables import ALPHA, html_page  # a gain holds when positive with a bootstrap p below ALPHA
 from .systems import parse_method_system
 
 log = logging.getLogger(__name__)
 
 HELD, NOT_HELD, NOT_RUN = "held", "not held", "not run"
-ALPHA = 0.05         # a gain holds when positive with a paired-bootstrap p below this
 K_TOLERANCE = 0.1    # "the best k is near 0.7": within this of 0.7
 MSCORE_NEAR_ONE = 0.9
 ERASE_GENERAL_DROP = 5.0  # "every pair drops a lot": by at least this much BLEU (the paper: 15-20)

@@ -16,6 +16,7 @@ import jsonschema
 import yaml
 
 from .languages import BIBLE_EDITIONS, Pair, corpus_languages, default_bible_editions
+from .readings import defaults
 from .sites import STACKS, site_error
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
@@ -99,8 +100,6 @@ def validate(config: dict, schema: dict | None = None) -> dict:
 
 def resolve_reading(config: dict) -> None:
     """rho and k not given: those of the reading ``method.follow`` names."""
-    from .readings import defaults
-
     rho, k = defaults(config["method"]["follow"])
     config["method"]["rho"] = rho if config["method"]["rho"] is None else config["method"]["rho"]
     config["method"]["k"] = k if config["method"]["k"] is None else config["method"]["k"]

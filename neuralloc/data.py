@@ -175,15 +175,14 @@ def inference_batches(data: ParallelData, p: int, max_tokens: int, limit: int | 
     ``indices``, for decoding, sorted by source length (restore order with ``index``)."""
     chosen = np.arange(len(data.src[p][:limit])) if indices is None else np.asarray(indices, dtype=np.int64)
     lengths = np.fromiter((len(data.src[p][i]) for i in chosen), dtype=np.int64, count=len(chosen))
-    order = chosen[np.argsort(-lengths, kind="stable")]
+    by_length = np.argsort(-lengths, kind="stable")
     batches, cur, cur_max = [], [], 0
-    for i in order:
-        size = len(data.src[p][i])
+    for i, size in zip(chosen[by_length].tolist(), lengths[by_length].tolist()):
         new_max = max(cur_max, size)
         if cur and new_max * (len(cur) + 1) > max_tokens:
             batches.append(cur)
             cur, new_max = [], size
-        cur.append((p, int(i)))
+        cur.append((p, i))
         cur_max = new_max
     if cur:
         batches.append(cur)

@@ -37,14 +37,12 @@ def reading_systems(config: dict) -> list[list[str]]:
     configured one at method.rho and k, the others of sweeps.follow at their own); empty when only
     one reading runs."""
     m = config["method"]
-    names = readings.of_config(m, config["sweeps"])
-    if len(names) < 2:
+    runs = {reading(config): (m["rho"], m["k"])}
+    for follow in config["sweeps"].get("follow", []):
+        runs.setdefault(readings.SHORT[follow], readings.defaults(follow))
+    if len(runs) < 2:
         return []
-    out = []
-    for r in names:
-        rho, k = (m["rho"], m["k"]) if r == names[0] else readings.defaults(next(p for p, s in readings.SHORT.items() if s == r))
-        out += [[r, method_system(imp, rho, k, m["variant"], r)] for imp in ("te", "av")]
-    return out
+    return [[r, method_system(imp, rho, k, m["variant"], r)] for r, (rho, k) in runs.items() for imp in ("te", "av")]
 
 
 def table_layout(config: dict) -> dict[str, list[Row]]:

@@ -31,13 +31,14 @@ from .data import ParallelData, inference_batches
 from .fileio import atomic_path
 from .loss import label_smoothed_loss
 from .model import SiteContext, Transformer
+from .readings import OPTIONS
 from .sites import site_tokens
 from .systems import IMPORTANCE
 
 log = logging.getLogger(__name__)
 
 
-NORMALISATIONS = ("token_mean", "batch_mean_sum")
+NORMALISATIONS = OPTIONS["importance_norm"]  # the paper's, the released code's
 
 
 def sample_sentences(data: ParallelData, p: int, token_cap: int, seed: int) -> list[int]:

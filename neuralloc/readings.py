@@ -9,6 +9,8 @@ The reading is part of every Method system's name and of its importance and mask
 
 from __future__ import annotations
 
+from .sites import site_layer, site_projection
+
 # option -> its values; the first is the paper's
 OPTIONS = {
     "importance_data": ("train", "dev"),                    # whose tokens importance is averaged over
@@ -64,9 +66,9 @@ def defaults(follow: str) -> tuple[float, float]:
     return PRESETS[follow]["rho"], PRESETS[follow]["k"]
 
 
-def shared_sites(sites: list[str], opts: dict[str, str]) -> set[str]:
-    """Sites whose neurons every pair keeps: with ``first_layer_qkv: shared``, the q, k and v of the
+def shared_sites(sites: list[str], first_layer_qkv: str) -> set[str]:
+    """Sites whose neurons every pair keeps: with ``first_layer_qkv`` "shared", the q, k and v of the
     first encoder and decoder layer's attention (self and cross), as the released code leaves them."""
-    if opts["first_layer_qkv"] != "shared":
+    if first_layer_qkv != "shared":
         return set()
-    return {s for s in sites if s.split(".")[2] == "0" and s.split(".")[-1] in ("q", "k", "v")}
+    return {s for s in sites if site_layer(s) == 0 and site_projection(s) in ("q", "k", "v")}

@@ -39,6 +39,16 @@ def site_side(name: str) -> str:
     return name.split(".", 1)[0]
 
 
+def site_layer(name: str) -> int:
+    """The layer index of a site (0 = the bottom layer of its side)."""
+    return int(name.split(".")[2])
+
+
+def site_projection(name: str) -> str:
+    """'q', 'k', 'v', 'out', 'fc1' or 'fc2'."""
+    return name.rsplit(".", 1)[-1]
+
+
 def site_kind(name: str) -> str:
     """'self_attn', 'cross_attn' or 'ffn': the module a site belongs to."""
     return name.split(".")[-2]

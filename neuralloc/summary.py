@@ -22,8 +22,9 @@ def summary(exp: str, run_dir: str, systems: list[str], pairs: list[str], split:
         lines += ["", f"== {main}", "", open(main, encoding="utf-8").read().rstrip()]
     claims = layout.table(exp, "claims", "md")
     where = [("tables (CSV, Markdown, LaTeX, HTML)", f"{exp}/tables/"), ("figures (PNG, PDF, CSV)", f"{exp}/figures/"),
-             ("the paper's claims checked", claims), ("per-job logs", f"{exp}/logs/ and {run_dir}/logs/")]
-    lines += ["", "== where things are"] + [f"  {what:<38} {path}" for what, path in where if os.path.exists(path.split()[0])]
+             ("the paper's claims checked", claims), ("logs of the data and table jobs", f"{exp}/logs/"),
+             ("logs of the training and decoding jobs", f"{run_dir}/logs/")]
+    lines += ["", "== where things are"] + [f"  {what:<38} {path}" for what, path in where if os.path.exists(path)]
     lines.append("  a report of every table and figure:    make report  (report.html)")
     shown = False
     for pair in pairs[:2]:

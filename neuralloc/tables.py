@@ -96,8 +96,8 @@ def _cell(mean: float, std: float, bold: bool, significant: bool, fmt: str) -> s
 def format_table(table: pd.DataFrame, pairs: list[str], fmt: str) -> pd.DataFrame:
     """Display cells for ``fmt`` ("md", "html" or "tex"): best per column bold, dagger where marked (p < 0.05,
     and the system or Multilingual at ``MEANINGFUL_BLEU`` or more)."""
-    labels = table["label"].map(latex_escape) if fmt == "tex" else table["label"].map(html.escape) if fmt == "html" else table["label"]
-    disp = pd.DataFrame({"System": labels})
+    escape = {"tex": latex_escape, "html": html.escape}.get(fmt, str)
+    disp = pd.DataFrame({"System": table["label"].map(escape)})
     for pair in pairs:
         best = table[f"{pair}_bleu"].max()
         disp[pair_label(pair)] = [

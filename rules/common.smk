@@ -6,13 +6,14 @@ import re
 import sys
 
 sys.path.insert(0, workflow.basedir)  # the package, even where Snakemake runs outside .venv
-# jobs side by side share the terminal: progress as a line per refresh, not a redrawn bar
-os.environ.setdefault("NEURALLOC_PROGRESS", "lines")
-
 from neuralloc import design, layout, readings, settings
+from neuralloc.logs import PROGRESS_ENV
 from neuralloc.config import ConfigError, deep_update, typed_overrides, validate
 from neuralloc.corpora import SIDES, SPLITS, download_plan, text_keys
 from neuralloc.languages import Pair, languages_of
+# jobs side by side share the terminal: progress as a line per refresh, not a redrawn bar
+os.environ.setdefault(PROGRESS_ENV, "lines")
+
 from neuralloc.systems import (
     ARCHITECTURES, FAMILY_BASE, IMPORTANCE, SYSTEM_PATTERN, VARIANTS, parse_method_system,
 )

@@ -142,9 +142,9 @@ def test_the_released_codes_strict_threshold():
 def test_the_released_code_shares_the_first_layers_qkv():
     sites = ["encoder.layers.0.self_attn.q", "encoder.layers.0.self_attn.out", "encoder.layers.1.self_attn.k",
              "decoder.layers.0.cross_attn.v", "decoder.layers.0.self_attn.k", "decoder.layers.0.ffn.fc1"]
-    shared = readings.shared_sites(sites, readings.of_name("code"))
+    shared = readings.shared_sites(sites, readings.of_name("code")["first_layer_qkv"])
     assert shared == {"encoder.layers.0.self_attn.q", "decoder.layers.0.cross_attn.v", "decoder.layers.0.self_attn.k"}
-    assert readings.shared_sites(sites, readings.of_name("paper")) == set()
+    assert readings.shared_sites(sites, readings.of_name("paper")["first_layer_qkv"]) == set()
     imp = {p: {s: np.array(v, dtype=np.float32) for s in sites} for p, v in {"it-en": [3, 1, 0, 2], "en-it": [0, 1, 3, 2]}.items()}
     general, masks = allocate(imp, ["it-en", "en-it"], 0.25, 0.7, "pair", shared=shared)
     for site in sites:
