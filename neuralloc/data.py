@@ -187,3 +187,59 @@ def inference_batches(data: ParallelData, p: int, max_tokens: int, limit: int | 
     if cur:
         batches.append(cur)
     return batches
+
+
+# fairseq 0.9 as the released code's importance.py batches its data: importanceModel.sh sets
+# --max-tokens 2048 and leaves --seed (1) and --required-batch-size-multiple (8) at their defaults.
+FAIRSEQ_MAX_TOKENS, FAIRSEQ_SEED, FAIRSEQ_MULTIPLE = 2048, 1, 8
+
+
+def fairseq_sizes(data: ParallelData, p: int) -> tuple[np.ndarray, np.ndarray]:
+    """The sizes fairseq gives pair ``p``'s sentences: ``x </s>`` and ``y </s>``, |x| + 1 and |y| + 1
+    (its encoder input ``x __tgt__`` has that length; ours, ``<2tgt> x </s>``, is one longer)."""
+    src = np.fromiter((len(s) - 1 for s in data.src[p]), dtype=np.int64, count=len(data.src[p]))
+    tgt = np.fromiter((len(t) + 1 for t in data.tgt[p]), dtype=np.int64, count=len(data.tgt[p]))
+    return src, tgt
+
+
+def round_robin_batches(data: ParallelData, max_tokens: int = FAIRSEQ_MAX_TOKENS, seed: int = FAIRSEQ_SEED,
+                        multiple: int = FAIRSEQ_MULTIPLE, indices=None) -> list[list[tuple[int, int]]]:
+    """The batches fairseq 0.9 makes of a multilingual task's split, as the released code's
+    importance.py iterates them (docs/method.md), each a list of (pair, index) of every pair.
+
+    Each pair's sentences get an order of their own: a random permutation (one NumPy stream seeded
+    with ``seed``, drawn pair after pair in the order of ``data.pairs``), stably sorted by target
+    size and then by source size. Row j of the zipped data holds the j-th sentence of every pair, a
+    smaller pair starting over from its first, as many rows as the largest pair has sentences; a
+    row's size is the largest of its sentences' sizes (``fairseq_sizes``). Rows are taken in order
+    until (rows + 1) × the largest size would exceed ``max_tokens``; the batch then keeps a multiple
+    of ``multiple`` rows (all of them if fewer) and the rest start the next. ``indices``: per pair,
+    the sentences taking part (default all)."""
+    rng = np.random.RandomState(seed)  # the legacy generator fairseq seeds (np.random.seed)
+    orders, sizes = [], []
+    for p, name in enumerate(data.pairs):
+        chosen = np.arange(len(data.src[p])) if indices is None else np.asarray(indices[p], dtype=np.int64)
+        if not len(chosen):
+            raise ValueError(f"{name} has no sentences to batch")
+        src, tgt = fairseq_sizes(data, p)
+        order = chosen[rng.permutation(len(chosen))]
+        order = order[np.argsort(tgt[order], kind="stable")]
+        orders.append(order[np.argsort(src[order], kind="stable")])
+        sizes.append(np.maximum(src, tgt))
+    n_rows = max(len(o) for o in orders)
+    rows = [o[np.arange(n_rows) % len(o)] for o in orders]  # pair -> its sentence in each row
+    row_size = np.max([s[r] for s, r in zip(sizes, rows)], axis=0)
+    if row_size.max() > max_tokens:
+        raise ValueError(f"a sentence of {row_size.max()} tokens exceeds the batch size of {max_tokens} tokens")
+    cuts, current, longest = [], [], 0
+    for j, size in enumerate(row_size.tolist()):
+        longest = max(longest, size)
+        if current and (len(current) + 1) * longest > max_tokens:
+            keep = len(current) if len(current) < multiple else len(current) // multiple * multiple
+            cuts.append(current[:keep])
+            current = current[keep:]
+            longest = max([int(row_size[r]) for r in current] + [size])
+        current.append(j)
+    if current:
+        cuts.append(current)
+    return [[(p, int(rows[p][j])) for p in range(len(rows)) for j in cut] for cut in cuts]

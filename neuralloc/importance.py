@@ -14,7 +14,9 @@ averaged over the tokens. Per token first, then the mean, as the authors' code d
 
 The authors' released code differs (``readings.py``, docs/method.md): it differentiates plain
 cross-entropy (``label_smoothing`` 0), reads the dev set (the rule's input), and sums per-batch
-means over every position, padding included (``normalisation="batch_mean_sum"``).
+means over every position, padding included (``normalisation="batch_mean_sum"``), which makes the
+batches part of the result: it takes the pair's part of fairseq 0.9's batches of every pair's data
+zipped round robin (``batches="fairseq"``, ``data.round_robin_batches``).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import torch
 from safetensors.torch import save_file
 
 from .logs import progress as bar  # the name progress is the functions' flag
-from .data import ParallelData, inference_batches
+from .data import FAIRSEQ_MAX_TOKENS, ParallelData, inference_batches, round_robin_batches
 from .fileio import atomic_path
 from .loss import label_smoothed_loss
 from .model import SiteContext, Transformer
@@ -39,6 +41,8 @@ log = logging.getLogger(__name__)
 
 
 NORMALISATIONS = OPTIONS["importance_norm"]  # the paper's, the released code's
+BATCHINGS = OPTIONS["importance_batches"]
+BY_LENGTH_MAX_TOKENS = 4000
 
 
 def sample_sentences(data: ParallelData, p: int, token_cap: int, seed: int) -> list[int]:
@@ -49,15 +53,34 @@ def sample_sentences(data: ParallelData, p: int, token_cap: int, seed: int) -> l
     return order[: int(np.searchsorted(tokens, token_cap)) + 1].tolist()
 
 
+def importance_batches(data: ParallelData, p: int, batches: str = "by_length", max_tokens: int | None = None,
+                       token_cap: int | None = None, seed: int = 1) -> list[list[tuple[int, int]]]:
+    """The batches importance reads for pair ``p``, as lists of (pair, index). "by_length": the pair's
+    sentences alone, longest source first, up to ``max_tokens`` (default 4000) padded source tokens;
+    "fairseq": the pair's part of each of fairseq 0.9's round-robin batches over every pair of
+    ``data`` (``max_tokens`` default 2048; ``data.round_robin_batches``). ``token_cap``: each pair
+    reduced to a seeded sample of its sentences holding that many target tokens."""
+    if batches not in BATCHINGS:
+        raise ValueError(f"unknown batches {batches!r} (allowed: {', '.join(BATCHINGS)})")
+    if batches == "by_length":
+        chosen = sample_sentences(data, p, token_cap, seed) if token_cap is not None else None
+        return inference_batches(data, p, max_tokens or BY_LENGTH_MAX_TOKENS, indices=chosen)
+    chosen = [sample_sentences(data, q, token_cap, seed) for q in range(len(data.pairs))] if token_cap is not None else None
+    zipped = round_robin_batches(data, max_tokens or FAIRSEQ_MAX_TOKENS, indices=chosen)
+    return [[(q, i) for q, i in batch if q == p] for batch in zipped]
+
+
 def importance(model: Transformer, data: ParallelData, p: int, method: str, label_smoothing: float = 0.1,
-               max_tokens: int = 4000, token_cap: int | None = None, device="cpu", progress: bool = False,
-               normalisation: str = "token_mean", seed: int = 1) -> tuple[dict[str, torch.Tensor], dict[str, int]]:
+               max_tokens: int | None = None, token_cap: int | None = None, device="cpu", progress: bool = False,
+               normalisation: str = "token_mean", seed: int = 1,
+               batches: str = "by_length") -> tuple[dict[str, torch.Tensor], dict[str, int]]:
     """(site -> float32 importance vector, {"source": n, "target": n} real tokens seen).
 
     ``token_mean`` (the paper): each neuron's per-token score averaged over the real tokens of the
     side its site reads. ``batch_mean_sum`` (the released code): each batch's mean over all its
-    positions, padding included, summed over batches. ``token_cap``: a seeded random sample of
-    sentences with that many target tokens instead of all."""
+    positions, padding included, summed over batches. ``batches``, ``max_tokens``, ``token_cap``
+    (a seeded random sample of sentences with that many target tokens instead of all): as
+    ``importance_batches`` says."""
     if method not in IMPORTANCE:
         raise ValueError(f"unknown importance method {method!r} (allowed: {', '.join(IMPORTANCE)})")
     if normalisation not in NORMALISATIONS:
@@ -66,9 +89,8 @@ def importance(model: Transformer, data: ParallelData, p: int, method: str, labe
     pad = model.cfg.pad_id
     sums: dict[str, torch.Tensor] = {}
     counts = {"source": 0, "target": 0}
-    chosen = sample_sentences(data, p, token_cap, seed) if token_cap is not None else None
-    batches = inference_batches(data, p, max_tokens, indices=chosen)
-    for items in bar(batches, desc=f"importance {method} {data.pairs[p]}", disable=not progress or None):
+    for items in bar(importance_batches(data, p, batches, max_tokens, token_cap, seed),
+                     desc=f"importance {method} {data.pairs[p]}", disable=not progress or None):
         host = data.collate(items)  # token counts from the host copy: no GPU read-back per batch
         for side, ids in (("source", host.src), ("target", host.prev)):
             counts[side] += int(ids.ne(pad).sum())
@@ -102,19 +124,23 @@ def save_importance(path: str | Path, vectors: dict[str, torch.Tensor], metadata
         save_file({k: v.contiguous() for k, v in vectors.items()}, str(tmp), metadata={k: str(v) for k, v in metadata.items()})
 
 
-def run_importance(checkpoint: str, vocab: str, src: str, tgt: str, pair: str, method: str, out: str,
-                   label_smoothing: float, token_cap: int | None, normalisation: str = "token_mean",
-                   seed: int | None = None, threads: int = 1) -> None:
-    """Entry point of the importance rule: ``src`` and ``tgt`` are the pair's encoded arrays (its
-    training or its dev data, as the reading says)."""
+def run_importance(checkpoint: str, vocab: str, src: list[str], tgt: list[str], pairs: list[str], pair: str,
+                   method: str, out: str, label_smoothing: float, token_cap: int | None,
+                   normalisation: str = "token_mean", batches: str = "by_length", seed: int | None = None,
+                   threads: int = 1) -> None:
+    """Entry point of the importance rule: the importance of ``pair``. ``src`` and ``tgt`` are the
+    encoded arrays of ``pairs`` (training or dev data, as the reading says): ``pair``'s alone, or
+    every pair's where the batches zip them (``readings.importance_pairs``)."""
     from .checkpoint import load_for_inference
     from .fileio import sha256sum
 
     model, vocabulary, device = load_for_inference(checkpoint, vocab, threads)
-    data = ParallelData([pair], [src], [tgt], vocabulary, model.cfg.max_positions)
-    vectors, counts = importance(model, data, 0, method, label_smoothing, token_cap=token_cap, device=device,
-                                 progress=True, normalisation=normalisation, seed=seed or 1)
-    meta = {"pair": pair, "method": method, "normalisation": normalisation, "label_smoothing": label_smoothing,
-            "source_tokens": counts["source"], "target_tokens": counts["target"], "checkpoint_sha256": sha256sum(checkpoint)}
+    data = ParallelData(pairs, list(src), list(tgt), vocabulary, model.cfg.max_positions)
+    vectors, counts = importance(model, data, pairs.index(pair), method, label_smoothing, token_cap=token_cap,
+                                 device=device, progress=True, normalisation=normalisation, seed=seed or 1,
+                                 batches=batches)
+    meta = {"pair": pair, "method": method, "normalisation": normalisation, "batches": batches,
+            "label_smoothing": label_smoothing, "source_tokens": counts["source"], "target_tokens": counts["target"],
+            "checkpoint_sha256": sha256sum(checkpoint)}
     save_importance(out, vectors, meta)
     log.info("%s %s: %d sites, %d source and %d target tokens", pair, method, len(vectors), counts["source"], counts["target"])

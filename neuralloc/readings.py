@@ -1,10 +1,11 @@
 """Two readings of the method: the paper's text, and the authors' released code (ictnlp/NA-MNMT),
-which differ in five places (docs/method.md cites both). A *reading* is one value of each option;
+which differ in six places (docs/method.md cites both). A *reading* is one value of each option;
 ``method.follow`` picks the preset the configured options start from, and ``sweeps.follow`` adds
 the systems of other presets, so one experiment can show both. Torch-free.
 
 The reading is part of every Method system's name and of its importance and masks paths
-(``paper``, ``code``, or, for a mix of options, ``x`` and each option's value index: ``x00001``).
+(``paper``, ``code``, or, for a mix of options, ``x`` and each option's value index in the order of
+``OPTIONS``, e.g. ``x000001``).
 """
 
 from __future__ import annotations
@@ -16,15 +17,18 @@ OPTIONS = {
     "importance_data": ("train", "dev"),                    # whose tokens importance is averaged over
     "importance_loss": ("label_smoothed", "nll"),           # the loss TE differentiates
     "importance_norm": ("token_mean", "batch_mean_sum"),    # mean over real tokens / sum of per-batch means, padding included
+    "importance_batches": ("by_length", "fairseq"),         # one pair sorted by length / fairseq 0.9's round-robin batches
     "first_layer_qkv": ("masked", "shared"),                # the first layers' attention q, k, v: allocated, or shared by all
     "threshold": ("ge", "gt"),                              # Eq. 9: Θ ≥ k·max, or Θ > k·max
 }
+# the options the allocate job uses; the others are the importance job's
+ALLOCATION = ("first_layer_qkv", "threshold")
 PRESETS = {
     "paper": {"options": {name: values[0] for name, values in OPTIONS.items()}, "rho": 0.9, "k": 0.7},
     "released-code": {"options": {name: values[1] for name, values in OPTIONS.items()}, "rho": 0.7, "k": 0.9},
 }
 SHORT = {"paper": "paper", "released-code": "code"}  # a preset's name in file and system names
-PATTERN = "paper|code|x[01]{%d}" % len(OPTIONS)       # every reading's name
+PATTERN = "paper|code|x" + "".join(f"[0-{len(v) - 1}]" for v in OPTIONS.values())  # every reading's name
 LABELS = {"paper": "paper", "code": "released code"}
 
 
@@ -72,3 +76,9 @@ def shared_sites(sites: list[str], first_layer_qkv: str) -> set[str]:
     if first_layer_qkv != "shared":
         return set()
     return {s for s in sites if site_layer(s) == 0 and site_projection(s) in ("q", "k", "v")}
+
+
+def importance_pairs(batches: str, pair: str, pairs: list[str]) -> list[str]:
+    """The pairs whose data the importance job of ``pair`` reads: its own, or every pair's (in the
+    configured order) where fairseq's batches zip them."""
+    return list(pairs) if batches == "fairseq" else [pair]

@@ -129,20 +129,23 @@ def finetune(config: dict, family: str, seed: int) -> dict:
 
 
 def importance(config: dict, reading: str, imp: str, pair: str, seed: int) -> dict:
-    """The reading's loss and normalisation (its data split is the job's input); the token cap and
-    the seed of the sample it draws."""
+    """The reading's loss, normalisation and batches, the pairs whose data the job reads (its data
+    split is the job's input); the token cap of that split and the seed of the sample it draws."""
     opts = readings.of_name(reading)
     smoothing = config["train"]["label_smoothing"] if opts["importance_loss"] == "label_smoothed" else 0.0
-    cap = config["method"]["importance_tokens"]
-    return {"pair": pair, "method": imp, "label_smoothing": smoothing, "normalisation": opts["importance_norm"],
+    cap = config["method"]["importance_tokens" if opts["importance_data"] == "train" else "importance_dev_tokens"]
+    batches = opts["importance_batches"]
+    return {"pair": pair, "pairs": readings.importance_pairs(batches, pair, config["pairs"]), "method": imp,
+            "label_smoothing": smoothing, "normalisation": opts["importance_norm"], "batches": batches,
             "token_cap": cap, "seed": seed if cap else None}
 
 
 def allocate(config: dict, reading: str, rho: str, k: str, variant: str) -> dict:
+    """The allocation and the reading's allocation rules."""
     opts = readings.of_name(reading)
     kinds = [kind for kind in KINDS if kind in config["method"]["site_kinds"]]  # order of the list is no setting
     return {"pairs": config["pairs"], "rho": rho, "k": k, "variant": variant, "site_kinds": kinds,
-            "threshold": opts["threshold"], "first_layer_qkv": opts["first_layer_qkv"]}
+            **{o: opts[o] for o in readings.ALLOCATION}}
 
 
 # ---- evaluation ------------------------------------------------------------------------------

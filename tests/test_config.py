@@ -137,6 +137,12 @@ def test_schema_choices_are_the_package_vocabulary():
     assert method["variant"]["enum"] == sweeps["variants"]["items"]["enum"] == list(VARIANTS)
     assert sweeps["importance"]["items"]["enum"] == list(IMPORTANCE)
     assert method["site_kinds"]["items"]["enum"] == list(KINDS)
+    from neuralloc.readings import OPTIONS, PRESETS
+
+    assert method["follow"]["enum"] == list(PRESETS)
+    for option, values in OPTIONS.items():  # every option of a reading, and only those, settable with its values
+        assert method[option]["enum"] == [*values, None], option
+    assert {k for k, v in method.items() if v.get("enum", [])[-1:] == [None]} == set(OPTIONS)
 
 
 def test_a_tiny_k_still_names_a_system_the_rules_accept():

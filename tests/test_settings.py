@@ -6,7 +6,7 @@ import copy
 import pytest
 from conftest import changed
 
-from neuralloc import settings
+from neuralloc import readings, settings
 from neuralloc.config import validate
 
 BASE = validate({
@@ -80,7 +80,8 @@ TABLE = {
     "individual.max_updates": (3, {"train_individual"}),
     "finetune.lr": (0.01, FINETUNED),
     "finetune.strict": (True, FINETUNED),
-    "method.importance_tokens": (100, {"importance", "importance code"}),
+    "method.importance_tokens": (100, {"importance"}),  # the training data's cap: the released code reads dev data
+    "method.importance_dev_tokens": (100, {"importance code"}),  # the dev set's: whole unless set
     "method.site_kinds": (["ffn"], {"allocate"}),
     "method.rho": (0.5, {"tables", "figure_k_sweep", "figure_erasure", "figure_variants", "figure_training_curves"}),
     # a reading's options rename the Method systems (the jobs of the new names are new jobs)
@@ -88,6 +89,8 @@ TABLE = {
                                         "figure_training_curves"}),
     "method.threshold": ("gt", {"tables", "figure_k_sweep", "figure_erasure", "figure_variants",
                                 "figure_training_curves"}),
+    "method.importance_batches": ("fairseq", {"tables", "figure_k_sweep", "figure_erasure", "figure_variants",
+                                              "figure_training_curves"}),
     "sweeps.follow": (["released-code"], {"tables"}),
     "decode.beam": (2, {"translate", "translate erasure"}),
     "decode.lenpen": (1.0, {"translate", "translate erasure"}),
@@ -141,3 +144,25 @@ def test_erasure_runs_carry_which_neurons_they_zero():
     erase = settings.translate(BASE, "method-te-r0.9-k0.7-pair-paper.erase-it-en-f0.5-s2")["erase"]
     assert erase == {"erase": "it-en", "fraction": "0.5", "seed": "2"}
     assert settings.translate(BASE, "method-te-r0.9-k0.7-pair-paper")["erase"] is None
+
+
+@pytest.mark.parametrize("option", readings.OPTIONS)
+def test_each_reading_option_reaches_the_job_that_uses_it(option):
+    """A reading differing from the paper's in one option: the importance job's settings change for
+    an importance option, the allocate job's for an allocation option, never both (the data split
+    is the importance job's input, not a setting)."""
+    paper = readings.of_name("paper")
+    mixed = readings.name({**paper, option: readings.OPTIONS[option][1]})
+    importance_changed = settings.importance(BASE, mixed, "te", "it-en", 1) != settings.importance(BASE, "paper", "te", "it-en", 1)
+    allocate_changed = (settings.allocate(BASE, mixed, "0.9", "0.7", "pair")
+                        != settings.allocate(BASE, "paper", "0.9", "0.7", "pair"))
+    expected = (False, True) if option in readings.ALLOCATION else (option != "importance_data", False)
+    assert (importance_changed, allocate_changed) == expected
+
+
+def test_the_released_codes_importance_job_reads_every_pair():
+    """fairseq's batches zip every pair's data: the job's pairs are all of them, in the configured order."""
+    code = settings.importance(BASE, "code", "te", "ro-en", 1)
+    assert code["pairs"] == ["it-en", "en-it", "ro-en", "en-ro"] and code["pair"] == "ro-en" and code["batches"] == "fairseq"
+    assert code["token_cap"] is None and code["seed"] is None  # the whole dev set
+    assert settings.importance(BASE, "paper", "te", "ro-en", 1)["pairs"] == ["ro-en"]

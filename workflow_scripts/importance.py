@@ -5,5 +5,5 @@ from neuralloc.logs import setup_logging
 
 setup_logging(snakemake.log[0])
 i = snakemake.input
-run_importance(**snakemake.params.settings, checkpoint=i.checkpoint, vocab=i.vocab, src=i.src, tgt=i.tgt,
+run_importance(**snakemake.params.settings, checkpoint=i.checkpoint, vocab=i.vocab, src=list(i.src), tgt=list(i.tgt),
                out=snakemake.output[0], threads=snakemake.threads)

@@ -1,0 +1,118 @@
+"""The released code's reading against an independent transcription of the authors' code
+(tests/fixtures/fairseq09.py): fairseq 0.9's batches and importance summed over them."""
+
+import random
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+from fairseq09 import focus_batches, released_importance
+
+from neuralloc import layout, readings
+from neuralloc.binarized import write_indexed
+from neuralloc.data import ParallelData, round_robin_batches
+from neuralloc.importance import importance, importance_batches
+from neuralloc.languages import Pair
+from neuralloc.model import ModelConfig, Transformer
+from neuralloc.vocab import Vocabulary
+
+# pairs of different sizes, in an order that is not sorted by anything
+SIZES = {"ro-en": 23, "en-it": 37, "it-en": 5, "en-ro": 12}
+SYMBOLS = [f"w{i}" for i in range(10)]
+
+
+@pytest.fixture(scope="module")
+def dev(tmp_path_factory):
+    """A dev set of four pairs with different sizes and length distributions (short and long
+    sentences, many equal lengths, targets longer or shorter than sources)."""
+    root = tmp_path_factory.mktemp("dev")
+    rng = random.Random(3)
+    vocab = Vocabulary.build(SYMBOLS, sorted({Pair.parse(p).tgt for p in SIZES}))
+    vocab.save(layout.vocab(str(root)))
+    for k, (pair, n) in enumerate(SIZES.items()):
+        src = [[rng.choice(SYMBOLS) for _ in range(rng.choice([1, 2, 3, 3, 5, 8, 13, 21]))] for _ in range(n)]
+        tgt = [s[: max(1, len(s) - k)] if k % 2 else s + s[: rng.randint(0, 4)] for s in src]
+        for side, lines in (("src", src), ("tgt", tgt)):
+            write_indexed(layout.encoded(str(root), "dev", pair, side), [vocab.encode(" ".join(x)) for x in lines])
+    data = ParallelData.from_experiment(root, "dev", list(SIZES), vocab, 64)
+    torch.manual_seed(0)
+    model = Transformer(ModelConfig(vocab_size=len(vocab), d_model=16, ffn_dim=24, heads=2, encoder_layers=2,
+                                    decoder_layers=2, dropout=0.3, max_positions=64))
+    return data, model
+
+
+@pytest.mark.parametrize("max_tokens", [2048, 400, 150, 60, 25])
+def test_fairseq_batches_are_fairseqs(dev, max_tokens):
+    """Each pair's part of each batch, sentence for sentence and in order, as fairseq 0.9 batches
+    the zipped dev sets (seeded order, round robin, cut at max_tokens, trimmed to multiples of 8)."""
+    data, _ = dev
+    for p, pair in enumerate(data.pairs):
+        assert importance_batches(data, p, "fairseq", max_tokens) == focus_batches(data, pair, max_tokens)
+    zipped = round_robin_batches(data, max_tokens)
+    rows = [len(b) // len(SIZES) for b in zipped]
+    assert sum(rows) == max(SIZES.values())  # as many rows as the largest pair has sentences
+    if max_tokens in (400, 150):  # full batches trimmed to 8 or 16 rows, the rest carried over
+        assert len(zipped) > 2 and rows[0] % 8 == 0
+    if max_tokens <= 60:  # fewer than 8 rows fit: batches kept whole
+        assert len(zipped) > 10 and max(rows) < 8
+    small = [i for b in importance_batches(data, data.pairs.index("it-en"), "fairseq", max_tokens) for _, i in b]
+    assert sorted(set(small)) == list(range(5)) and len(small) == 37  # a smaller pair starts over
+
+
+def test_fairseq_batches_of_random_dev_sets_at_many_batch_sizes():
+    """Random dev sets (2 to 4 pairs of 3 to 40 sentences, few distinct lengths, some long ones),
+    cut at many batch sizes: every branch of fairseq's cut is taken (a batch kept whole below 8
+    rows, trimmed to a multiple of 8, rows carried over that are longer than the next)."""
+    rng = random.Random(0)
+    for trial in range(30):
+        pairs = list(SIZES)[: rng.randint(2, 4)]
+        lengths = [[(rng.choice([1, 1, 1, 1, 1, 1, 2, 18]), rng.choice([1, 1, 2, 2])) for _ in range(rng.randint(3, 40))]
+                   for _ in pairs]
+        data = SimpleNamespace(pairs=pairs, src=[[np.zeros(x + 2) for x, _ in p] for p in lengths],
+                               tgt=[[np.zeros(y) for _, y in p] for p in lengths])  # our layout: <2tgt> x </s>
+        for max_tokens in range(21, 300, 5):
+            parts = zip(*(focus_batches(data, pair, max_tokens) for pair in pairs))  # batch -> each pair's part
+            expected = [[item for part in batch for item in part] for batch in parts]
+            assert round_robin_batches(data, max_tokens) == expected, (trial, max_tokens)
+
+
+def test_the_random_stream_runs_across_pairs_in_their_order(dev):
+    """One seeded stream drawn pair after pair: another seed gives other batches, and fairseq's
+    with that seed."""
+    data, _ = dev
+    p = data.pairs.index("en-it")
+    seeded = [[i for q, i in b if q == p] for b in round_robin_batches(data, 60, seed=2)]
+    assert seeded != [[i for _, i in b] for b in importance_batches(data, p, "fairseq", 60)]
+    assert seeded == [[i for _, i in b] for b in focus_batches(data, "en-it", 60, seed=2)]
+
+
+@pytest.mark.parametrize("method", ["te", "av"])
+def test_released_code_importance_is_the_authors_sum_over_their_batches(dev, method):
+    """importance.py's loop (hooks, summed NLL, per-batch means over every position) on the same
+    model and batches: the same vectors."""
+    data, model = dev
+    for p, pair in enumerate(data.pairs):
+        got, _ = importance(model, data, p, method, label_smoothing=0.0, normalisation="batch_mean_sum",
+                            batches="fairseq", max_tokens=60)
+        ref = released_importance(model, data, pair, method, max_tokens=60)
+        assert set(got) == set(ref)
+        for site in ref:
+            torch.testing.assert_close(got[site], ref[site].float(), rtol=1e-5, atol=1e-7)
+
+
+def test_the_paper_reading_does_not_depend_on_the_batches(dev):
+    """A mean over real tokens: the same with either batches (but for rounding) where they hold the
+    same sentences (the largest pair: fairseq's round robin repeats only the smaller ones)."""
+    data, model = dev
+    p = data.pairs.index("en-it")
+    a, _ = importance(model, data, p, "te", max_tokens=60)
+    b, _ = importance(model, data, p, "te", batches="fairseq", max_tokens=60)
+    for site in a:
+        torch.testing.assert_close(a[site], b[site], rtol=1e-4, atol=1e-6)
+
+
+def test_the_batches_are_an_option_of_the_released_code_reading():
+    code, paper = readings.of_name("code"), readings.of_name("paper")
+    assert code["importance_batches"] == "fairseq"
+    assert all(paper[o] == readings.OPTIONS[o][0] for o in readings.OPTIONS)
