@@ -6,7 +6,10 @@ and their importance Θ_u (a language's importance is the mean over its pairs):
 - I(i) = mean_u Θ_u(i); the floor(ρ·W) neurons with the largest I are *general*;
 - every other neuron i serves each unit u with Θ_u(i) >= k · max_u' Θ_u'(i) (Eq. 9).
 
-A pair's mask is true on the general neurons and on the specific neurons of its unit.
+A pair's mask is true on the general neurons and on the specific neurons of its unit. The released
+code's edge rules (``readings.OPTIONS``: ``general_count``, ``general_ties``, ``threshold``,
+``threshold_rounding``) are options: int(W·ρ) general neurons, ranked by torch.topk of the float32
+sum over units, and Θ > k · max with k · max computed in double and compared in float32.
 
     python -m neuralloc.allocate --pairs it-en,en-it --importance it-en.safetensors en-it.safetensors \\
         --rho 0.9 --k 0.7 --variant pair --out masks.safetensors
@@ -47,26 +50,66 @@ def unit_of(pair: str, site: str, variant: str) -> str:
     raise ValueError(f"unknown allocation variant {variant!r} (allowed: {', '.join(VARIANTS)})")
 
 
-def allocate_site(theta: np.ndarray, rho: float, k: float, threshold: str = "ge") -> tuple[np.ndarray, np.ndarray]:
-    """``theta``: (units, W) importance. Returns (general bool[W], specific bool[units, W]).
-    ``threshold`` "ge": a unit whose importance reaches k · max (the paper's Eq. 9); "gt": exceeds
-    it (the released code; k = 1 then gives no specific neurons)."""
-    units, width = theta.shape
-    mean = theta.mean(axis=0)
-    n_general = math.floor(rho * width + 1e-9)
+def n_general(width: int, rho: float, count: str = "floor") -> int:
+    """How many of a site's ``width`` neurons are general. "floor": floor(ρ·W), forgiving binary
+    rounding (0.7 · 90 = 62.99999999999999 gives 63); "int": Python's int(W · ρ) (62), as the
+    released code (``importance_mask.py:109``)."""
+    if count == "int":
+        return int(width * rho)
+    if count != "floor":
+        raise ValueError(f"unknown general_count {count!r} (allowed: {', '.join(readings.OPTIONS['general_count'])})")
+    return math.floor(rho * width + 1e-9)
+
+
+def general_neurons(theta: np.ndarray, n: int, ties: str = "stable") -> np.ndarray:
+    """Indices of the ``n`` general neurons of ``theta`` (units, W). "stable": the largest mean over
+    units, a tie going to the lower index; "topk": ``torch.topk`` of the float32 sum over units, as
+    the released code (``importance_mask.py:108-109``), ties broken as topk breaks them."""
+    if ties == "stable":
+        return np.argsort(-theta.mean(axis=0), kind="stable")[:n]
+    if ties != "topk":
+        raise ValueError(f"unknown general_ties {ties!r} (allowed: {', '.join(readings.OPTIONS['general_ties'])})")
+    import torch  # here, not at the top: the CLI's start-up stays light
+
+    total = np.float32(0)
+    for row in theta.astype(np.float32):  # Python's sum(): ((0 + Θ_1) + Θ_2) + ..., in float32
+        total = total + row
+    return torch.topk(torch.from_numpy(np.asarray(total, dtype=np.float32)), n, dim=0).indices.numpy()
+
+
+def specific_neurons(theta: np.ndarray, k: float, threshold: str = "ge", rounding: str = "float32") -> np.ndarray:
+    """bool (units, W): the units each neuron serves by Eq. 9. ``threshold`` "ge": Θ ≥ k · max (the
+    paper), "gt": Θ > k · max (the released code). ``rounding`` "float32": k · max in float32;
+    "float64": in double, compared with float32 importance, as the released code
+    (``importance_mask.py:96-98``: a float32 tensor against a Python float)."""
+    if rounding == "float32":
+        bound = k * theta.max(axis=0)[None, :]
+    elif rounding == "float64":
+        theta = theta.astype(np.float32)
+        bound = (float(k) * theta.max(axis=0).astype(np.float64)).astype(np.float32)[None, :]
+    else:
+        raise ValueError(f"unknown threshold_rounding {rounding!r} (allowed: {', '.join(readings.OPTIONS['threshold_rounding'])})")
+    return theta >= bound if threshold == "ge" else theta > bound
+
+
+def allocate_site(theta: np.ndarray, rho: float, k: float, threshold: str = "ge", general_count: str = "floor",
+                  general_ties: str = "stable", threshold_rounding: str = "float32") -> tuple[np.ndarray, np.ndarray]:
+    """``theta``: (units, W) importance. Returns (general bool[W], specific bool[units, W]); the
+    rules as ``n_general``, ``general_neurons`` and ``specific_neurons`` describe them."""
+    width = theta.shape[1]
     general = np.zeros(width, dtype=bool)
-    general[np.argsort(-mean, kind="stable")[:n_general]] = True
-    bound = k * theta.max(axis=0)[None, :]
-    specific = (theta >= bound if threshold == "ge" else theta > bound) & ~general[None, :]
+    general[general_neurons(theta, n_general(width, rho, general_count), general_ties)] = True
+    specific = specific_neurons(theta, k, threshold, threshold_rounding) & ~general[None, :]
     return general, specific
 
 
 def allocate(importance: dict[str, dict[str, np.ndarray]], pairs: list[str], rho: float, k: float,
-             variant: str, site_kinds=KINDS, threshold: str = "ge",
-             shared: set[str] = frozenset()) -> tuple[dict[str, np.ndarray], dict[str, dict[str, np.ndarray]]]:
+             variant: str, site_kinds=KINDS, threshold: str = "ge", shared: set[str] = frozenset(),
+             **rules: str) -> tuple[dict[str, np.ndarray], dict[str, dict[str, np.ndarray]]]:
     """importance: pair -> site -> vector. Returns (site -> general mask, pair -> site -> mask).
     Sites of kinds not in ``site_kinds``, and the sites in ``shared``, are left wholly general
-    (shared by every pair)."""
+    (shared by every pair). ``rules``: ``general_count``, ``general_ties``, ``threshold_rounding``
+    (``allocate_site``)."""
     if not 0 <= rho <= 1 or not 0 <= k <= 1:
         raise ValueError(f"rho and k must lie in [0, 1], got rho={rho}, k={k}")
     sites = list(importance[pairs[0]])
@@ -80,7 +123,7 @@ def allocate(importance: dict[str, dict[str, np.ndarray]], pairs: list[str], rho
         units = sorted({unit_of(p, site, variant) for p in pairs})
         theta = np.stack([np.mean([importance[p][site] for p in pairs if unit_of(p, site, variant) == u], axis=0)
                           for u in units])
-        general, specific = allocate_site(theta, rho, k, threshold)
+        general, specific = allocate_site(theta, rho, k, threshold, **rules)
         general_masks[site] = general
         for p in pairs:
             pair_masks[p][site] = general | specific[units.index(unit_of(p, site, variant))]
@@ -145,17 +188,20 @@ def write_masks(out: str | Path, general, masks, metadata: dict, counts_csv: str
 
 def run_allocation(importance: list[str], pairs: list[str], rho: float, k: float, variant: str, site_kinds: list[str],
                    masks: str, counts_csv: str, counts_json: str, threshold: str = "ge",
-                   first_layer_qkv: str = "masked") -> None:
+                   first_layer_qkv: str = "masked", general_count: str = "floor", general_ties: str = "stable",
+                   threshold_rounding: str = "float32") -> None:
     """Entry point of the allocate rule (and of the CLI): ``importance`` holds one file per pair;
-    ``threshold`` and ``first_layer_qkv`` as ``readings.OPTIONS`` describe them."""
+    ``threshold``, ``first_layer_qkv``, ``general_count``, ``general_ties`` and ``threshold_rounding``
+    as ``readings.OPTIONS`` describe them."""
     unknown = set(site_kinds) - set(KINDS)
     if unknown:
         raise ValueError(f"unknown site kinds {sorted(unknown)} (allowed: {', '.join(KINDS)})")
     vectors, meta = read_importance(importance, pairs)
     shared = readings.shared_sites(list(vectors[pairs[0]]), first_layer_qkv)
-    general, pair_masks = allocate(vectors, pairs, float(rho), float(k), variant, site_kinds, threshold, shared)
+    rules = {"general_count": general_count, "general_ties": general_ties, "threshold_rounding": threshold_rounding}
+    general, pair_masks = allocate(vectors, pairs, float(rho), float(k), variant, site_kinds, threshold, shared, **rules)
     metadata = {"rho": rho, "k": k, "variant": variant, "pairs": ",".join(pairs), "site_kinds": ",".join(site_kinds),
-                "threshold": threshold, "first_layer_qkv": first_layer_qkv,
+                "threshold": threshold, "first_layer_qkv": first_layer_qkv, **rules,
                 "method": meta.get("method", ""), "checkpoint_sha256": meta.get("checkpoint_sha256", "")}
     write_masks(masks, general, pair_masks, metadata, counts_csv, counts_json)
     share = np.mean([g.mean() for g in general.values()])
@@ -175,6 +221,13 @@ def main(argv: list[str] | None = None) -> None:
                    help="Eq. 9: importance >= k * max (the paper) or > k * max (the released code)")
     p.add_argument("--first-layer-qkv", choices=readings.OPTIONS["first_layer_qkv"], default="masked",
                    help="the first layers' attention q, k, v: allocated (the paper) or shared (the released code)")
+    p.add_argument("--general-count", choices=readings.OPTIONS["general_count"], default="floor",
+                   help="general neurons per site: floor(rho * W + 1e-9) (the paper) or int(W * rho) (the released code)")
+    p.add_argument("--general-ties", choices=readings.OPTIONS["general_ties"], default="stable",
+                   help="ranking for the general neurons: mean, ties to the lower index (the paper), or torch.topk "
+                        "of the float32 sum (the released code)")
+    p.add_argument("--threshold-rounding", choices=readings.OPTIONS["threshold_rounding"], default="float32",
+                   help="k * max of Eq. 9 in float32 (the paper) or in double, compared in float32 (the released code)")
     p.add_argument("--out", required=True, help="output masks (X.safetensors); counts go beside it (X.counts.csv, .json)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
@@ -182,7 +235,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         run_allocation(args.importance, [x for x in args.pairs.split(",") if x], args.rho, args.k, args.variant,
                        [x for x in args.site_kinds.split(",") if x], args.out, f"{stem}.counts.csv", f"{stem}.counts.json",
-                       args.threshold, args.first_layer_qkv)
+                       args.threshold, args.first_layer_qkv, args.general_count, args.general_ties,
+                       args.threshold_rounding)
     except (FileNotFoundError, ValueError) as e:
         sys.exit(f"error: {e}")
 

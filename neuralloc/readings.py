@@ -1,11 +1,11 @@
 """Two readings of the method: the paper's text, and the authors' released code (ictnlp/NA-MNMT),
-which differ in six places (docs/method.md cites both). A *reading* is one value of each option;
+which differ in nine places (docs/method.md cites both). A *reading* is one value of each option;
 ``method.follow`` picks the preset the configured options start from, and ``sweeps.follow`` adds
 the systems of other presets, so one experiment can show both. Torch-free.
 
 The reading is part of every Method system's name and of its importance and masks paths
 (``paper``, ``code``, or, for a mix of options, ``x`` and each option's value index in the order of
-``OPTIONS``, e.g. ``x000001``).
+``OPTIONS``, e.g. ``x000000001``).
 """
 
 from __future__ import annotations
@@ -19,10 +19,13 @@ OPTIONS = {
     "importance_norm": ("token_mean", "batch_mean_sum"),    # mean over real tokens / sum of per-batch means, padding included
     "importance_batches": ("by_length", "fairseq"),         # one pair sorted by length / fairseq 0.9's round-robin batches
     "first_layer_qkv": ("masked", "shared"),                # the first layers' attention q, k, v: allocated, or shared by all
+    "general_count": ("floor", "int"),                      # general neurons: floor(ρW + 1e-9) / int(W·ρ)
+    "general_ties": ("stable", "topk"),                     # ties at the ρ cut: lower index first / as torch.topk breaks them
     "threshold": ("ge", "gt"),                              # Eq. 9: Θ ≥ k·max, or Θ > k·max
+    "threshold_rounding": ("float32", "float64"),           # k·max in float32 / in double, then rounded to float32
 }
 # the options the allocate job uses; the others are the importance job's
-ALLOCATION = ("first_layer_qkv", "threshold")
+ALLOCATION = ("first_layer_qkv", "general_count", "general_ties", "threshold", "threshold_rounding")
 PRESETS = {
     "paper": {"options": {name: values[0] for name, values in OPTIONS.items()}, "rho": 0.9, "k": 0.7},
     "released-code": {"options": {name: values[1] for name, values in OPTIONS.items()}, "rho": 0.7, "k": 0.9},

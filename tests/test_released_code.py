@@ -1,5 +1,6 @@
 """The released code's reading against an independent transcription of the authors' code
-(tests/fixtures/fairseq09.py): fairseq 0.9's batches and importance summed over them."""
+(tests/fixtures/fairseq09.py): fairseq 0.9's batches, importance summed over them, and the
+allocation's edge rules (int(W·ρ), torch.topk's ties, Eq. 9's threshold in double)."""
 
 import random
 from types import SimpleNamespace
@@ -7,9 +8,10 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
-from fairseq09 import focus_batches, released_importance
+from fairseq09 import focus_batches, released_importance, released_masks
 
 from neuralloc import layout, readings
+from neuralloc.allocate import allocate, allocate_site, n_general
 from neuralloc.binarized import write_indexed
 from neuralloc.data import ParallelData, round_robin_batches
 from neuralloc.importance import importance, importance_batches
@@ -20,6 +22,9 @@ from neuralloc.vocab import Vocabulary
 # pairs of different sizes, in an order that is not sorted by anything
 SIZES = {"ro-en": 23, "en-it": 37, "it-en": 5, "en-ro": 12}
 SYMBOLS = [f"w{i}" for i in range(10)]
+CODE = readings.of_name("code")
+RULES = {o: CODE[o] for o in ("general_count", "general_ties", "threshold_rounding")}
+PAPER_RULES = {o: readings.of_name("paper")[o] for o in RULES}
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +117,70 @@ def test_the_paper_reading_does_not_depend_on_the_batches(dev):
         torch.testing.assert_close(a[site], b[site], rtol=1e-4, atol=1e-6)
 
 
-def test_the_batches_are_an_option_of_the_released_code_reading():
+# ---- allocation's edge rules against importance_mask.py -------------------------------------
+
+def test_general_count_int_against_floor():
+    """int(W·ρ) (theirs) and floor(ρW + 1e-9) (ours) differ where ρW falls just below an integer."""
+    differ = [w for w in range(1, 4097) if n_general(w, 0.7, "int") != n_general(w, 0.7, "floor")]
+    assert differ[:3] == [90, 170, 180] and len(differ) == 70
+    assert all(n_general(w, 0.7, "int") == int(w * 0.7) for w in (90, 170, 512, 2048))
+    theta = np.random.default_rng(0).random((3, 90)).astype(np.float32)
+    assert allocate_site(theta, 0.7, 0.9, "gt", **RULES)[0].sum() == 62
+    assert allocate_site(theta, 0.7, 0.9, "gt")[0].sum() == 63
+
+
+def _as_masks(sets, pairs, widths):
+    return {p: {s: np.isin(np.arange(widths[s]), sorted(keep)) for s, keep in sets[j].items()} for j, p in enumerate(pairs)}
+
+
+def test_released_code_allocation_is_importance_masks(dev):
+    """Randomised importance with ties (dead units at exactly 0, repeated values), widths where
+    int(W·ρ) and floor differ, values at the threshold: every mask entry as importance_mask.py
+    computes it; the paper's edge rules differ on some."""
+    pairs = list(SIZES)
+    rng = np.random.default_rng(7)
+    widths = {f"decoder.layers.{i}.ffn.fc1": w for i, w in enumerate((90, 170, 180, 64, 33, 200))}
+    differing = 0
+    for trial in range(20):
+        imp = {p: {} for p in pairs}
+        for s, w in widths.items():
+            levels = rng.integers(0, 6, size=(len(pairs), w)).astype(np.float32) / 4  # many ties, zeros included
+            levels[:, rng.random(w) < 0.2] = 0.0  # dead units: zero for every pair
+            noise = rng.random((len(pairs), w)).astype(np.float32) * (rng.random(w) < 0.3)
+            for j, p in enumerate(pairs):
+                imp[p][s] = levels[j] + noise[j]
+        ref = _as_masks(released_masks([{s: torch.from_numpy(v) for s, v in imp[p].items()} for p in pairs]),
+                        pairs, widths)
+        _, ours = allocate(imp, pairs, 0.7, 0.9, "pair", threshold="gt", **RULES)
+        for p in pairs:
+            for s in widths:
+                assert (ours[p][s] == ref[p][s]).all(), (trial, p, s)
+        _, paper_rules = allocate(imp, pairs, 0.7, 0.9, "pair", threshold="gt", **PAPER_RULES)
+        differing += sum(int((paper_rules[p][s] != ref[p][s]).sum()) for p in pairs for s in widths)
+    assert differing > 0
+
+
+def test_threshold_in_double_against_float32():
+    """k · max rounded once from double (theirs: a Python float against a float32 tensor) or
+    computed in float32: a value between the two is specific under one rule only."""
+    rng = np.random.default_rng(1)
+    for m in rng.random(10000).astype(np.float32) + np.float32(0.5):
+        in_f32 = np.float32(np.float32(0.9) * m)
+        in_f64 = np.float32(0.9 * float(m))
+        if in_f32 != in_f64:
+            break
+    else:
+        pytest.fail("no float32 value where the two roundings differ")
+    x = max(in_f32, in_f64)  # above the lower bound, at the higher one
+    theta = np.array([[m], [x]], dtype=np.float32)
+    ref = released_masks([{"s": torch.tensor([m])}, {"s": torch.tensor([x])}], ratio=0.0, partion=0.9)
+    got = allocate_site(theta, 0.0, 0.9, "gt", **RULES)[1]
+    assert got[:, 0].tolist() == [0 in ref[0]["s"], 0 in ref[1]["s"]]
+    assert allocate_site(theta, 0.0, 0.9, "gt", threshold_rounding="float32")[1][1, 0] != got[1, 0]
+
+
+def test_edge_rules_are_options_of_the_released_code_reading():
     code, paper = readings.of_name("code"), readings.of_name("paper")
-    assert code["importance_batches"] == "fairseq"
+    assert (code["general_count"], code["general_ties"], code["threshold_rounding"], code["importance_batches"]) == \
+        ("int", "topk", "float64", "fairseq")
     assert all(paper[o] == readings.OPTIONS[o][0] for o in readings.OPTIONS)

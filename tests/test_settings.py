@@ -91,6 +91,8 @@ TABLE = {
                                 "figure_training_curves"}),
     "method.importance_batches": ("fairseq", {"tables", "figure_k_sweep", "figure_erasure", "figure_variants",
                                               "figure_training_curves"}),
+    "method.general_ties": ("topk", {"tables", "figure_k_sweep", "figure_erasure", "figure_variants",
+                                     "figure_training_curves"}),
     "sweeps.follow": (["released-code"], {"tables"}),
     "decode.beam": (2, {"translate", "translate erasure"}),
     "decode.lenpen": (1.0, {"translate", "translate erasure"}),

@@ -13,7 +13,7 @@ def test_method_system_names_round_trip():
     assert parse_method_system(name) == {"family": "method", "imp": "te", "rho": "0.9", "k": "0.7", "variant": "pair",
                                          "reading": "paper"}
     assert method_system("av", 1.0, 0, "separate", "code") == "method-av-r1-k0-separate-code"
-    assert parse_method_system("method-av-r0.7-k0.9-pair-x010101")["reading"] == "x010101"
+    assert parse_method_system("method-av-r0.7-k0.9-pair-x010100101")["reading"] == "x010100101"
     assert parse_method_system("multilingual") is None
 
 
@@ -23,7 +23,7 @@ def test_shorthand_expands_with_the_configured_allocation():
     code = {**method, "follow": "released-code"}
     assert expand_systems(["method-te"], code) == ["method-te-r0.7-k0.9-source-code"]
     mixed = {**method, "threshold": "gt"}  # the paper's reading with the released code's threshold
-    assert expand_systems(["method-te"], mixed) == ["method-te-r0.7-k0.9-source-x000001"]
+    assert expand_systems(["method-te"], mixed) == ["method-te-r0.7-k0.9-source-x000000010"]
 
 
 def test_wildcard_pattern_accepts_exactly_the_system_names():
@@ -32,7 +32,7 @@ def test_wildcard_pattern_accepts_exactly_the_system_names():
                "expansion-te-r0.9-k0.7-pair-code", "method-av-r0.9-k0.7-pair-paper.erase-it-en-f0.5-s2"):
         assert pattern.fullmatch(ok)
     for bad in ("method-te", "method-xx-r1-k1-pair-paper", "method-te-r1-k1-pair", "method-te-r1-k1-pair-x0", "multilingual2",
-                "method-te-r1-k1-pair-x00000", "method-te-r1-k1-pair-x000002", "expansion", "wide"):
+                "method-te-r1-k1-pair-x00000", "method-te-r1-k1-pair-x000000002", "expansion", "wide"):
         assert not pattern.fullmatch(bad)
 
 
@@ -55,12 +55,13 @@ def test_readings_are_named_by_their_options():
 
     paper = readings.options({"follow": "paper"})
     assert paper == {"importance_data": "train", "importance_loss": "label_smoothed", "importance_norm": "token_mean",
-                     "importance_batches": "by_length", "first_layer_qkv": "masked", "threshold": "ge"}
+                     "importance_batches": "by_length", "first_layer_qkv": "masked", "general_count": "floor",
+                     "general_ties": "stable", "threshold": "ge", "threshold_rounding": "float32"}
     code = readings.options({"follow": "released-code"})
-    assert set(code.values()) == {"dev", "nll", "batch_mean_sum", "fairseq", "shared", "gt"}
+    assert set(code.values()) == {"dev", "nll", "batch_mean_sum", "fairseq", "shared", "int", "topk", "gt", "float64"}
     assert readings.name(paper) == "paper" and readings.name(code) == "code"
     mixed = readings.options({"follow": "released-code", "importance_data": "train"})
-    assert readings.name(mixed) == "x011111" and readings.of_name("x011111") == mixed
-    assert re.fullmatch(f"(?:{readings.PATTERN})", "x011111") and not re.fullmatch(f"(?:{readings.PATTERN})", "x01111")
+    assert readings.name(mixed) == "x011111111" and readings.of_name("x011111111") == mixed
+    assert re.fullmatch(f"(?:{readings.PATTERN})", "x011111111") and not re.fullmatch(f"(?:{readings.PATTERN})", "x01111")
     assert readings.of_name("code") == code and readings.defaults("released-code") == (0.7, 0.9)
     assert readings.of_config({"follow": "paper"}, {"follow": ["released-code", "paper"]}) == ["paper", "code"]
