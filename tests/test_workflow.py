@@ -156,6 +156,38 @@ def test_whole_workflow_end_to_end(workflow_run):
 
 
 @pytest.mark.slow
+def test_released_code_reading_computes_what_the_authors_code_does(workflow_run):
+    """The released code's importance jobs (one per pair, each reading every pair's dev set) and
+    its allocation, against the transcription of importance.py and importance_mask.py on the run's
+    model: the same vectors, every mask entry the same."""
+    import torch
+    from fairseq09 import released_importance, released_masks
+    from safetensors.torch import load_file
+
+    from neuralloc import readings
+    from neuralloc.checkpoint import load_for_inference
+    from neuralloc.data import ParallelData
+
+    exp = workflow_run / "results" / "tests"
+    run = exp / "seed1"
+    pairs = ["it-en", "en-it", "ro-en", "en-ro"]
+    model, vocab, _ = load_for_inference(str(run / "models/multilingual/checkpoint_best.pt"), str(exp / "data/dict.txt"), 1)
+    data = ParallelData.from_experiment(exp, "dev", pairs, vocab, model.cfg.max_positions)
+    for method in ("te", "av"):
+        ref = {p: released_importance(model, data, p, method) for p in pairs}
+        for p in pairs:
+            ours = load_file(str(run / f"importance/multilingual/code/{method}/{p}.safetensors"))
+            for site, vector in ref[p].items():
+                torch.testing.assert_close(ours[site], vector.float(), rtol=1e-5, atol=0)
+        shared = readings.shared_sites(list(ref[pairs[0]]), "shared")
+        keep = released_masks([ref[p] for p in pairs], ratio=0.7, partion=0.9, shared=shared)
+        masks = load_file(str(run / f"masks/multilingual/code/{method}/r0.7-k0.9-pair.safetensors"))
+        for j, p in enumerate(pairs):
+            for site, kept in keep[j].items():
+                assert masks[f"{p}/{site}"].nonzero().flatten().tolist() == sorted(kept), (method, p, site)
+
+
+@pytest.mark.slow
 def test_erasure_run(workflow_run):
     target = "results/tests/seed1/scores/method-te-r0.9-k0.7-pair-paper.erase-general-f0.2-s1.test.csv"
     rows = list(csv.DictReader(open(workflow_run / target)))
