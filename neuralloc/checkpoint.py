@@ -7,6 +7,10 @@ with ``weights_only=True``.
 
 from __future__ import annotations
 
+import fcntl
+import logging
+import os
+import tempfile
 from pathlib import Path
 
 import torch
@@ -15,24 +19,65 @@ from .fileio import atomic_path
 from .model import ModelConfig, Transformer
 
 
+log = logging.getLogger(__name__)
+
+
 class CheckpointError(RuntimeError):
     pass
 
 
+_CLAIMED: list = []  # (device index, open lock file) of this process: one GPU decision per process
+
+
 def pick_device(name: str = "auto") -> torch.device:
-    """``auto``: the CUDA device with the most free memory, so that the jobs a workstation runs
-    side by side (``--resources gpu=N``) spread over its GPUs; the CPU when there is none.
-    Jobs started in the same second can still pick the same GPU: pin them with
-    CUDA_VISIBLE_DEVICES or ``train.device`` when that matters."""
+    """The device of this process; ``auto`` decides once per process and never probes GPU memory
+    (which would create a CUDA context on every GPU of the machine):
+
+    - no GPU: the CPU;
+    - under torchrun (``LOCAL_RANK``): that rank's GPU;
+    - one visible GPU (a SLURM job, ``CUDA_VISIBLE_DEVICES``, a one-GPU machine): that one;
+    - several visible GPUs and no scheduler (a workstation): the first GPU no other neuralloc
+      process holds (``claim_gpu``), so that jobs started together spread over the GPUs that
+      ``--resources gpu=N`` lets them share."""
     if name != "auto":
         return torch.device(name)
     if not torch.cuda.is_available():
         return torch.device("cpu")
+    if "LOCAL_RANK" in os.environ:
+        return torch.device("cuda", int(os.environ["LOCAL_RANK"]))
     n = torch.cuda.device_count()
     if n == 1:
         return torch.device("cuda", 0)
-    free = [torch.cuda.mem_get_info(i)[0] for i in range(n)]
-    return torch.device("cuda", max(range(n), key=lambda i: (free[i], -i)))
+    if not _CLAIMED:
+        _CLAIMED.append(claim_gpu(n))
+    return torch.device("cuda", _CLAIMED[0][0])
+
+
+def gpu_lock_dir() -> Path:
+    return Path(tempfile.gettempdir()) / f"neuralloc-gpus-{os.getuid()}"
+
+
+def claim_gpu(n: int, lock_dir: Path | None = None):
+    """(index, open lock file): the first of ``n`` visible GPUs whose lock no other process holds
+    (an advisory ``flock``, released when the process ends, however it ends). When every GPU is
+    held (more GPU jobs than GPUs), the one of index pid mod n, with a warning."""
+    lock_dir = lock_dir or gpu_lock_dir()
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",")
+    for i in range(n):
+        physical = visible[i].strip() if i < len(visible) and visible[i].strip() else str(i)
+        f = open(lock_dir / f"gpu-{physical}.lock", "w")
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            f.close()
+            continue
+        f.write(str(os.getpid()))
+        f.flush()
+        return i, f
+    i = os.getpid() % n
+    log.warning("all %d GPUs are held by other neuralloc jobs; sharing GPU %d (set --resources gpu=%d)", n, i, n)
+    return i, None
 
 
 def save_checkpoint(state: dict, path: str | Path) -> None:
@@ -75,7 +120,7 @@ def load_for_inference(checkpoint: str | Path, vocab_path: str | Path, threads: 
     torch.set_num_threads(max(1, threads))
     device = pick_device()
     vocab = Vocabulary.load(vocab_path)
-    model, _ = load_model(checkpoint, len(vocab), map_location=device)
+    model, _ = load_model(checkpoint, len(vocab))  # read on the CPU: one copy to the device, below
     return model.to(device).eval(), vocab, device
 
 

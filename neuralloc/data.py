@@ -89,6 +89,10 @@ class ParallelData:
         """Length that decides the bucket: the longer of source and decoder input."""
         return self._sizes[p]
 
+    def target_tokens(self, items: list[tuple[int, int]]) -> int:
+        """The target tokens (EOS included) of the examples ``items``, from the arrays' lengths."""
+        return sum(len(self.tgt[p][i]) + 1 for p, i in items)
+
     def collate(self, items: list[tuple[int, int]], length: int | None = None) -> Batch:
         """Pad the examples ``(pair, index)`` to ``length`` (or their own maximum)."""
         pad, bos, eos = self.vocab.pad, self.vocab.bos, self.vocab.eos
@@ -111,6 +115,11 @@ class ParallelData:
         pair = torch.tensor([p for p, _ in items], dtype=torch.long)
         index = torch.tensor([i for _, i in items], dtype=torch.long)
         return Batch(src, prev, target, pair, index)
+
+
+def pair_ids(items: list[tuple[int, int]]) -> np.ndarray:
+    """The pair id of each example of a batch, on the host: what a SiteContext is made from."""
+    return np.fromiter((p for p, _ in items), dtype=np.int64, count=len(items))
 
 
 def bucket_of(size, buckets=DEFAULT_BUCKETS):

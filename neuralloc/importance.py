@@ -21,7 +21,9 @@ zipped round robin (``batches="fairseq"``, ``data.round_robin_batches``).
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
@@ -100,7 +102,7 @@ def importance(model: Transformer, data: ParallelData, p: int, method: str, labe
         with torch.set_grad_enabled(method == "te"):
             logits = model(b.src, b.prev, SiteContext(record=record))
             if method == "te":
-                loss, _ = label_smoothed_loss(logits, b.target, label_smoothing, pad)
+                loss = label_smoothed_loss(logits, b.target, label_smoothing, pad)
                 names = list(record)
                 grads = torch.autograd.grad(loss, [record[n] for n in names])
                 scores = {n: (record[n] * g).abs() for n, g in zip(names, grads)}
@@ -124,21 +126,43 @@ def save_importance(path: str | Path, vectors: dict[str, torch.Tensor], metadata
         save_file({k: v.contiguous() for k, v in vectors.items()}, str(tmp), metadata={k: str(v) for k, v in metadata.items()})
 
 
+@contextlib.contextmanager
+def deterministic_mode(enabled: bool = True):
+    """Deterministic kernels while the block runs: PyTorch's deterministic algorithms (the
+    embedding's backward without atomics...), the math attention kernel, and the fixed cuBLAS
+    workspace they need (set before cuBLAS starts: enter this before the model reaches the GPU)."""
+    if not enabled:
+        yield
+        return
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    previous = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(True)
+    try:
+        with sdpa_kernel(SDPBackend.MATH):
+            yield
+    finally:
+        torch.use_deterministic_algorithms(previous)
+
+
 def run_importance(checkpoint: str, vocab: str, src: list[str], tgt: list[str], pairs: list[str], pair: str,
                    method: str, out: str, label_smoothing: float, token_cap: int | None,
                    normalisation: str = "token_mean", batches: str = "by_length", seed: int | None = None,
-                   threads: int = 1) -> None:
+                   threads: int = 1, deterministic: bool = True) -> None:
     """Entry point of the importance rule: the importance of ``pair``. ``src`` and ``tgt`` are the
     encoded arrays of ``pairs`` (training or dev data, as the reading says): ``pair``'s alone, or
-    every pair's where the batches zip them (``readings.importance_pairs``)."""
+    every pair's where the batches zip them (``readings.importance_pairs``). ``deterministic``:
+    the same bits at every run on a GPU too (``deterministic_mode``)."""
     from .checkpoint import load_for_inference
     from .fileio import sha256sum
 
-    model, vocabulary, device = load_for_inference(checkpoint, vocab, threads)
-    data = ParallelData(pairs, list(src), list(tgt), vocabulary, model.cfg.max_positions)
-    vectors, counts = importance(model, data, pairs.index(pair), method, label_smoothing, token_cap=token_cap,
-                                 device=device, progress=True, normalisation=normalisation, seed=seed or 1,
-                                 batches=batches)
+    with deterministic_mode(deterministic):
+        model, vocabulary, device = load_for_inference(checkpoint, vocab, threads)
+        data = ParallelData(pairs, list(src), list(tgt), vocabulary, model.cfg.max_positions)
+        vectors, counts = importance(model, data, pairs.index(pair), method, label_smoothing, token_cap=token_cap,
+                                     device=device, progress=True, normalisation=normalisation, seed=seed or 1,
+                                     batches=batches)
     meta = {"pair": pair, "method": method, "normalisation": normalisation, "batches": batches,
             "label_smoothing": label_smoothing, "source_tokens": counts["source"], "target_tokens": counts["target"],
             "checkpoint_sha256": sha256sum(checkpoint)}

@@ -1,5 +1,6 @@
-"""The training loss: label-smoothed cross-entropy over non-pad target tokens (fairseq's
-``label_smoothed_cross_entropy``), shared by training, validation and importance."""
+"""The training loss: label-smoothed cross-entropy over non-pad target tokens, shared by training,
+validation (``eps`` 0: the NLL) and importance. PyTorch's smoothing: (1 - eps) * NLL + eps * the
+mean of -log p over the vocabulary."""
 
 from __future__ import annotations
 
@@ -7,9 +8,8 @@ import torch
 import torch.nn.functional as F
 
 
-def label_smoothed_loss(logits: torch.Tensor, target: torch.Tensor, eps: float, pad: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(label-smoothed loss, NLL), both summed over non-pad target tokens."""
-    flat_logits, flat_target = logits.reshape(-1, logits.size(-1)).float(), target.reshape(-1)
-    loss = F.cross_entropy(flat_logits, flat_target, ignore_index=pad, reduction="sum", label_smoothing=eps)
-    nll = F.cross_entropy(flat_logits, flat_target, ignore_index=pad, reduction="sum")
-    return loss, nll
+def label_smoothed_loss(logits: torch.Tensor, target: torch.Tensor, eps: float, pad: int) -> torch.Tensor:
+    """The label-smoothed loss summed over non-pad target tokens (the NLL when ``eps`` is 0), in fp32
+    whatever the logits' dtype: one log-softmax, one graph."""
+    return F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), target.reshape(-1), ignore_index=pad,
+                           reduction="sum", label_smoothing=eps)

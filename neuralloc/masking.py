@@ -71,8 +71,10 @@ class MaskTable:
         self.table = torch.tensor(np.stack(rows), dtype=torch.float32, device=device)
         self.offsets = np.concatenate([[0], np.cumsum(self.widths)]).tolist()
 
-    def __call__(self, pair_ids: torch.Tensor) -> SiteContext:
-        rows = self.table.index_select(0, pair_ids.to(self.table.device))
+    def __call__(self, pair_ids) -> SiteContext:
+        """``pair_ids``: the batch's pair ids on the host (a NumPy array or a CPU tensor)."""
+        ids = torch.as_tensor(np.asarray(pair_ids, dtype=np.int64))
+        rows = self.table.index_select(0, ids.to(self.table.device, non_blocking=True))
         return SiteContext(masks={s: rows[:, self.offsets[j]:self.offsets[j + 1]] for j, s in enumerate(self.sites)})
 
     def active_share(self) -> float:

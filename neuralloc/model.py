@@ -20,6 +20,7 @@ import math
 from dataclasses import asdict, dataclass, field, replace
 from typing import Callable
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -54,31 +55,74 @@ class ModelConfig:
         return asdict(self)
 
 
+@dataclass(frozen=True, eq=False)
+class Route:
+    """Which parameter set each row of a batch uses (+TS: its target language, +Adapter: its pair),
+    grouped once per batch on the host: the rows sorted by group (``order``, on the device), each
+    group's size, and the permutation back (``inverse``). Routed modules then split and reassemble
+    their rows without reading anything back from the device."""
+
+    ids: np.ndarray      # (B,) the group of each row, on the host
+    order: Tensor        # (B,) rows sorted by group (stable), on the device
+    inverse: Tensor      # (B,) the permutation that undoes ``order``
+    groups: tuple[int, ...]  # the groups present, ascending
+    counts: tuple[int, ...]  # their sizes
+
+    @classmethod
+    def of(cls, ids, device="cpu") -> "Route":
+        ids = np.asarray(ids, dtype=np.int64)
+        order = np.argsort(ids, kind="stable")
+        inverse = np.empty_like(order)
+        inverse[order] = np.arange(len(order))
+        groups, counts = np.unique(ids, return_counts=True)
+        move = lambda a: torch.from_numpy(a).to(device, non_blocking=True)  # noqa: E731
+        return cls(ids, move(order), move(inverse), tuple(groups.tolist()), tuple(counts.tolist()))
+
+    def repeat(self, repeats: int) -> "Route":
+        """The route of a batch whose rows are each repeated ``repeats`` times (beam search)."""
+        return Route.of(np.repeat(self.ids, repeats), self.order.device)
+
+    def select(self, rows: np.ndarray) -> "Route":
+        """The route of the batch reduced to ``rows`` (host indices)."""
+        return Route.of(self.ids[rows], self.order.device)
+
+
 @dataclass
 class SiteContext:
     """What neuron sites do during one forward pass.
 
     ``masks``: site name -> (batch, width) multipliers, one row per example (already gathered by
     the example's pair). ``record``: when a dict, every site stores its output there (with
-    ``retain_grad`` when grad is enabled) for importance estimation.
+    ``retain_grad`` when grad is enabled) for importance estimation. ``pair_route`` and
+    ``target_route``: each example's parameter set in the routed baselines.
     """
 
     masks: dict[str, Tensor] | None = None
     record: dict[str, Tensor] | None = None
-    pair_route: Tensor | None = None  # (B,) index of each example's pair in ModelConfig.route_pairs
-    target_route: Tensor | None = None  # (B,) index of each example's target language in target_langs()
+    pair_route: Route | None = None    # index of each example's pair in ModelConfig.route_pairs
+    target_route: Route | None = None  # index of each example's target language in target_langs()
 
     def expand(self, repeats: int) -> "SiteContext":
         """The same context for a batch whose rows are repeated ``repeats`` times (beam search; beams
         are only ever reordered within their sentence, so the rows stay right)."""
         if repeats == 1:
             return self
+        masks = {k: m.repeat_interleave(repeats, dim=0) for k, m in self.masks.items()} if self.masks else self.masks
+        return replace(self, masks=masks, **self._routes(lambda r: r.repeat(repeats)))
 
-        def rep(t):
-            return None if t is None else t.repeat_interleave(repeats, dim=0)
+    def select(self, rows: np.ndarray) -> "SiteContext":
+        """The context of the batch reduced to ``rows`` (host indices; beam search drops finished
+        sentences)."""
+        index = None
+        if self.masks:
+            device = next(iter(self.masks.values())).device
+            index = torch.from_numpy(np.asarray(rows, dtype=np.int64)).to(device, non_blocking=True)
+        masks = {k: m.index_select(0, index) for k, m in self.masks.items()} if self.masks else self.masks
+        return replace(self, masks=masks, **self._routes(lambda r: r.select(rows)))
 
-        masks = {k: rep(m) for k, m in self.masks.items()} if self.masks else self.masks
-        return replace(self, masks=masks, pair_route=rep(self.pair_route), target_route=rep(self.target_route))
+    def _routes(self, fn) -> dict:
+        return {name: None if r is None else fn(r) for name, r in
+                (("pair_route", self.pair_route), ("target_route", self.target_route))}
 
 
 NO_SITES = SiteContext()
@@ -86,37 +130,38 @@ NO_SITES = SiteContext()
 
 def context_maker(cfg: ModelConfig, pairs: list[str], masks_for: Callable[[Tensor], SiteContext] | None = None,
                   device="cpu") -> Callable[[Tensor], SiteContext]:
-    """pair ids of a batch (indices into ``pairs``) -> the SiteContext for it: the method's masks
-    from ``masks_for``, and each example's route when the model has routed modules."""
+    """pair ids of a batch (indices into ``pairs``: a NumPy array, or the batch's host tensor) ->
+    the SiteContext for it: the method's masks from ``masks_for``, and each example's route when the model has routed
+    modules (grouped on the host: routing reads nothing back from the device)."""
     routed = cfg.target_specific_attention or cfg.adapter_dim > 0
     if routed:
         missing = [p for p in pairs if p not in cfg.route_pairs]
         if missing:
             raise ValueError(f"the model has pair-routed modules for {cfg.route_pairs} only, not for {missing}")
         targets = cfg.target_langs()
-        pair_route = torch.tensor([cfg.route_pairs.index(p) for p in pairs], device=device)
-        target_route = torch.tensor([targets.index(p.split("-")[1]) for p in pairs], device=device)
+        pair_route = np.array([cfg.route_pairs.index(p) for p in pairs], dtype=np.int64)
+        target_route = np.array([targets.index(p.split("-")[1]) for p in pairs], dtype=np.int64)
 
-    def make(pair_ids: Tensor) -> SiteContext:
-        ctx = masks_for(pair_ids) if masks_for else NO_SITES
+    def make(pair_ids) -> SiteContext:
+        if isinstance(pair_ids, Tensor):
+            if pair_ids.device.type != "cpu":
+                raise ValueError("context_for takes the batch's host pair ids (reading them from the device would stall it)")
+            pair_ids = pair_ids.numpy()
+        ids = np.asarray(pair_ids, dtype=np.int64)
+        ctx = masks_for(ids) if masks_for else NO_SITES
         if not routed:
             return ctx
-        ids = pair_ids.to(pair_route.device)
-        return replace(ctx, pair_route=pair_route[ids], target_route=target_route[ids])
+        return replace(ctx, pair_route=Route.of(pair_route[ids], device), target_route=Route.of(target_route[ids], device))
 
     return make
 
 
-def routed(x: Tensor, groups: Tensor, fn: Callable[[int, Tensor], Tensor]) -> Tensor:
+def routed(x: Tensor, route: Route, fn: Callable[[int, Tensor], Tensor]) -> Tensor:
     """``fn(g, rows)`` applied to the rows of ``x`` whose group is g, reassembled in row order."""
-    order = torch.argsort(groups, stable=True)
-    sorted_groups = groups[order]
-    parts, start = [], 0
-    for g, n in zip(*torch.unique_consecutive(sorted_groups, return_counts=True)):
-        rows = order[start:start + int(n)]
-        parts.append(fn(int(g), x.index_select(0, rows)))
-        start += int(n)
-    return torch.cat(parts).index_select(0, torch.argsort(order))
+    if len(route.groups) == 1:
+        return fn(route.groups[0], x)
+    parts = x.index_select(0, route.order).split(route.counts)
+    return torch.cat([fn(g, rows) for g, rows in zip(route.groups, parts)]).index_select(0, route.inverse)
 
 
 class SiteLinear(nn.Linear):
@@ -331,12 +376,17 @@ class Transformer(nn.Module):
         return self.encoder.final_norm(x), mask
 
     def decode(self, prev: Tensor, memory: Tensor, memory_mask: Tensor, ctx: SiteContext = NO_SITES,
-               cache: list[dict] | None = None, offset: int = 0) -> Tensor:
-        """Logits (B, T, V) for decoder inputs ``prev``; with ``cache``, ``prev`` is the new step."""
+               cache: list[dict] | None = None, offset: int = 0, fp32_logits: bool = False) -> Tensor:
+        """Logits (B, T, V) for decoder inputs ``prev``; with ``cache``, ``prev`` is the new step.
+        ``fp32_logits``: the output projection in fp32 even under bf16 autocast (decoding: bf16
+        logits change which token wins, see docs/benchmarks.md; training's loss upcasts anyway)."""
         x = self._embed(prev, offset)
         for i, layer in enumerate(self.decoder.layers):
             x = layer(x, memory, memory_mask, ctx, None if cache is None else cache[i])
         x = self.decoder.final_norm(x)
+        if fp32_logits:
+            with torch.autocast(x.device.type, enabled=False):
+                return F.linear(x.float(), self.embed.weight.float())
         return F.linear(x, self.embed.weight)  # output projection tied to the embeddings
 
     def forward(self, src: Tensor, prev: Tensor, ctx: SiteContext = NO_SITES) -> Tensor:

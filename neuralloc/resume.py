@@ -26,15 +26,17 @@ from pathlib import Path
 
 from .checkpoint import load_checkpoint, save_checkpoint
 from .fileio import atomic_open, atomic_path
+from .systems import has_dropout
 
 log = logging.getLogger(__name__)
 
 LOG_FIELDS = ["kind", "update", "epoch", "pair", "loss", "bleu", "lr", "tokens_per_s", "wall_s"]
 # Settings that may differ between a resume state and the run resuming it: they do not change the
 # trajectory (validation runs in eval mode and draws no random numbers), so a longer run or more
-# frequent validation resumes an interrupted one.
+# frequent validation resumes an interrupted one. ``compile`` only without dropout: compiled code
+# draws its own random numbers for dropout (fingerprint).
 RESUMABLE_CHANGES = ("max_updates", "max_epochs", "device", "log_interval", "validate_interval",
-                     "valid_bleu_sentences", "best_by", "keep_last", "compile")
+                     "valid_bleu_sentences", "best_by", "keep_last", "compile", "distributed_timeout_min")
 # What a weights-only checkpoint (checkpoint_best.pt, resume/best.pt, checkpoint{N}.pt) keeps of a state.
 WEIGHTS_KEYS = ("model", "model_config", "train_config", "pairs", "update", "metric", "fingerprint", "provenance")
 
@@ -74,8 +76,10 @@ class RunFiles:
 
 def fingerprint(model_config: dict, train_config: dict, pairs: list[str], vocab_tokens: list[str],
                 provenance: dict) -> str:
-    """What a resumed run must share with the state it resumes."""
-    train = {k: v for k, v in train_config.items() if k not in RESUMABLE_CHANGES}
+    """What a resumed run must share with the state it resumes. With dropout, ``compile`` too:
+    Inductor draws dropout's random numbers its own way, so a run that toggles it is another run."""
+    dropout = has_dropout(model_config)
+    train = {k: v for k, v in train_config.items() if k not in RESUMABLE_CHANGES or (k == "compile" and dropout)}
     blob = json.dumps([model_config, train, pairs, "\n".join(vocab_tokens), provenance], sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 

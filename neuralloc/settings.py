@@ -15,11 +15,12 @@ from . import design, readings
 from .corpora import download_plan
 from .languages import Pair, languages_of
 from .sites import KINDS
-from .systems import FAMILY_BASE, model_config_for, parse_method_system
+from .systems import FAMILY_BASE, has_dropout, model_config_for, parse_method_system
 
 # train settings that do not change a trained model; valid_bleu_sentences joins them unless it
-# picks the best checkpoint (best_by: bleu)
-TRAIN_EXECUTION = ("threads", "log_interval", "device", "compile", "keep_last")
+# picks the best checkpoint (best_by: bleu), compile unless the model has dropout (compiled code
+# draws dropout's random numbers its own way)
+TRAIN_EXECUTION = ("threads", "log_interval", "device", "compile", "keep_last", "distributed_timeout_min")
 DECODE_EXECUTION = ("max_tokens",)
 
 
@@ -80,7 +81,8 @@ def build_vocab(config: dict) -> dict:
 
 def _train(config: dict, seed: int, overrides: dict) -> dict:
     train = {**config["train"], **overrides}
-    out = {k: v for k, v in train.items() if k not in TRAIN_EXECUTION}
+    dropout = has_dropout(config["model"])
+    out = {k: v for k, v in train.items() if k not in TRAIN_EXECUTION or (k == "compile" and dropout)}
     if out["best_by"] != "bleu":
         del out["valid_bleu_sentences"]
     return {**out, "seed": seed}
@@ -138,6 +140,10 @@ def importance(config: dict, reading: str, imp: str, pair: str, seed: int) -> di
     return {"pair": pair, "pairs": readings.importance_pairs(batches, pair, config["pairs"]), "method": imp,
             "label_smoothing": smoothing, "normalisation": opts["importance_norm"], "batches": batches,
             "token_cap": cap, "seed": seed if cap else None}
+
+
+def importance_execution(config: dict) -> dict:
+    return {"deterministic": config["method"]["deterministic"]}
 
 
 def allocate(config: dict, reading: str, rho: str, k: str, variant: str) -> dict:

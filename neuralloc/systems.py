@@ -94,6 +94,14 @@ def expand_systems(systems: list[str], method: dict) -> list[str]:
     return out
 
 
+# the model settings that draw random numbers in training (a compiled step draws them its own way)
+DROPOUTS = ("dropout", "attention_dropout", "activation_dropout")
+
+
+def has_dropout(model: dict) -> bool:
+    return any(model.get(k) for k in DROPOUTS)
+
+
 def model_config_for(arch: str, model: dict, baselines: dict, pairs: list[str]) -> dict:
     """The model section of the config as an architecture changes it."""
     if arch == "ts":

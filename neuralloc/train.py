@@ -23,9 +23,9 @@ from typing import Callable
 import torch
 
 from . import layout
-from .checkpoint import load_checkpoint, pick_device
-from .data import Batch, ParallelData, bucket_of, epoch_batches
-from .distributed import World
+from .checkpoint import load_checkpoint
+from .data import Batch, ParallelData, bucket_of, epoch_batches, pair_ids
+from .distributed import DEFAULT_TIMEOUT_MIN, World
 from .binarized import offsets_path
 from .fileio import files_digest, read_lines, sha256sum
 from .logs import progress
@@ -63,7 +63,8 @@ class TrainConfig:
     bf16: bool = True               # autocast on CUDA; CPU trains in fp32
     device: str = "auto"
     strict: bool = False            # parameters that got no gradient in an update do not move at all
-    compile: bool = False           # torch.compile the training forward/backward (same trajectory, faster steps)
+    compile: bool = False           # torch.compile the training forward/backward (faster steps; see resume.fingerprint)
+    distributed_timeout_min: float = DEFAULT_TIMEOUT_MIN  # how long DDP ranks wait for each other
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
@@ -94,6 +95,26 @@ def inverse_sqrt_lr(update: int, peak: float, warmup: int) -> float:
     return peak * math.sqrt(max(warmup, 1) / max(update, 1))
 
 
+def optimizer_state(saved: dict, fused: bool) -> dict:
+    """A saved Adam state as this run's optimizer takes it: fused or not as this run's device says
+    (a run started on a CPU and resumed on a GPU keeps the fused kernel). Set before loading, so
+    that the step counters land where that kernel wants them."""
+    return {**saved, "param_groups": [{**g, "fused": fused, "foreach": None} for g in saved["param_groups"]]}
+
+
+def restore_cuda_rng(saved, device: torch.device) -> None:
+    """Put back the CUDA random stream of the run's device (dropout on a GPU). A state saved on
+    another kind of device, or by older code as one state per visible GPU, is not restored: the
+    run goes on with this device's own stream, as it would after a cold start."""
+    if device.type != "cuda" or saved is None:
+        return
+    if not isinstance(saved, torch.Tensor):
+        log.warning("the resume state holds the CUDA random state of %d GPUs, not of one: %s starts a new stream",
+                    len(saved), device)
+        return
+    torch.cuda.set_rng_state(saved, device)
+
+
 class Interrupted(RuntimeError):
     """Training stopped on request (SIGTERM, SIGINT) after saving its resume state."""
 
@@ -104,20 +125,22 @@ class Trainer:
     masks each example's neurons. The constructor touches no file: ``train()`` first resumes
     ``files``' resume state (see ``resume.py``), or starts from the weights of ``init`` (a
     checkpoint path), or from scratch. ``provenance`` names the files the run starts from (their
-    digests): a resume state from other files is never resumed, and the checkpoints record it."""
+    digests): a resume state from other files is never resumed, and the checkpoints record it.
+    ``world`` and ``device``: the process group and the device of this process, when the caller
+    decided them already (``run_training``: the masks live on the same device); else decided here."""
 
     def __init__(self, model_cfg: ModelConfig, cfg: TrainConfig, train_data: ParallelData, dev_data: ParallelData,
                  dev_references: list[list[str]], files: RunFiles, init: str | Path | None = None,
-                 masks_for: Callable[[torch.Tensor], SiteContext] | None = None, provenance: dict | None = None):
+                 masks_for: Callable[[torch.Tensor], SiteContext] | None = None, provenance: dict | None = None,
+                 world: World | None = None, device: torch.device | None = None):
         self.cfg, self.files, self.init, self.provenance = cfg, files, init, dict(provenance or {})
         run = Path(files.checkpoint).parent  # models/{system} or models/individual/{pair}: the run's name
         self.name = run.name if run.parent.name == "models" else f"{run.parent.name}/{run.name}"
         self.train_data, self.dev_data, self.dev_references = train_data, dev_data, dev_references
         self.pairs, self.vocab = list(train_data.pairs), train_data.vocab
-        self.world = World.from_env()  # one process, or one rank of a torchrun group
-        self.device = self.world.device(cfg.device)
+        self.world = world or World.from_env(cfg.distributed_timeout_min)  # one process, or one rank of torchrun's
+        self.device = device or self.world.device(cfg.device)
         if self.device.type == "cuda":
-            torch.backends.cuda.enable_cudnn_sdp(False)  # ~0.5 s per new shape; see docs/benchmarks.md
             torch.backends.cuda.matmul.allow_tf32 = True
         model_cfg.vocab_size, model_cfg.pad_id = len(self.vocab), self.vocab.pad
         self.model_cfg = model_cfg
@@ -127,12 +150,14 @@ class Trainer:
         self.net = self.model
         if self.world.distributed:
             ids = [self.device.index] if self.device.type == "cuda" else None
-            self.net = torch.nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
+            # no buffer to keep in sync (the positions table is a constant): no broadcast per forward
+            self.net = torch.nn.parallel.DistributedDataParallel(self.model, device_ids=ids, broadcast_buffers=False)
         if cfg.compile:  # weights stay in self.model: checkpoints are unchanged
             self.net = torch.compile(self.net)
+        self.fused = self.device.type == "cuda"  # one kernel per step on a GPU (also after a resume from a CPU run)
         self.optimizer = torch.optim.Adam(
             self.model.parameters(), lr=cfg.lr, betas=cfg.adam_betas, eps=cfg.adam_eps,
-            weight_decay=cfg.weight_decay, fused=self.device.type == "cuda",
+            weight_decay=cfg.weight_decay, fused=self.fused,
         )
         # pair ids of a batch -> SiteContext: the method's masks, the routes of +TS / +Adapter
         self.context_for = context_maker(model_cfg, self.pairs, masks_for, self.device)
@@ -146,9 +171,16 @@ class Trainer:
 
     # ---- start, resume, save -----------------------------------------------------------------
     def start(self) -> None:
-        """Resume, or initialize from ``init``; then (rank 0) rewrite the log and the model card."""
+        """Resume, or initialize from ``init``; then (rank 0) rewrite the log and the model card.
+        Rank 0 decides whether the resume state is this run's (and sets it aside if not) before
+        any other rank looks at it: ranks must never race to move one folder."""
         log_rows: list[dict] = []
-        state = resumable_state(self.files, self.fingerprint, self.cfg.max_updates)
+        state = None
+        if self.world.main:
+            state = resumable_state(self.files, self.fingerprint, self.cfg.max_updates)
+        self.world.barrier()
+        if not self.world.main and self.files.last.exists():  # kept by rank 0: this run's
+            state = load_checkpoint(self.files.last)
         if state is not None:
             self._restore(state)
             log_rows = state.get("log_rows", [])
@@ -164,15 +196,14 @@ class Trainer:
 
     def _restore(self, state: dict) -> None:
         self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
+        self.optimizer.load_state_dict(optimizer_state(state["optimizer"], self.fused))
         self.update, self.epoch, self.batch_in_epoch = state["update"], state["epoch"], state["batch_in_epoch"]
         self.best, self.validated_at = state["best"], state["validated_at"]
         if self.best is not None and not self.files.best.exists():
             log.warning("%s is missing: the best score so far is forgotten", self.files.best)
             self.best = None
         torch.set_rng_state(state["rng_cpu"])
-        if state["rng_cuda"] and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state["rng_cuda"])
+        restore_cuda_rng(state.get("rng_cuda"), self.device)
         log.info("resumed from %s at update %d (epoch %d, batch %d)", self.files.last, self.update, self.epoch,
                  self.batch_in_epoch)
 
@@ -187,7 +218,8 @@ class Trainer:
             "best": self.best, "validated_at": self.validated_at, "metric": metric,
             "fingerprint": self.fingerprint, "provenance": self.provenance, "log_rows": self.csv.rows,
             "rng_cpu": torch.get_rng_state(),
-            "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            # the stream of the GPU this run uses, not of every visible one: a resume may see fewer
+            "rng_cuda": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None,
         }
 
     def save(self, best: bool, metric: float | None = None, validation: bool = True) -> None:
@@ -200,37 +232,35 @@ class Trainer:
         self.stop_requested = True
 
     # ---- one update --------------------------------------------------------------------------
-    def _collate(self, items) -> tuple[Batch, int]:
-        """(batch on the device, its target tokens), padded to the batch's bucket length so the
-        model sees only the bucket shapes. Tokens are counted on the host: reading a count back
-        from the GPU would stall it at every update."""
+    def _collate(self, items) -> Batch:
+        """The batch on the host, padded to its bucket length so the model sees only the bucket
+        shapes."""
         length = bucket_of(max(int(self.train_data.sizes(p)[i]) for p, i in items))
-        batch = self.train_data.collate(items, length)
-        return batch.to(self.device), batch.target_tokens
+        return self.train_data.collate(items, length)
 
     def step(self, micro_batches: list[list[tuple[int, int]]]) -> tuple[torch.Tensor, int]:
-        """One optimizer update over this rank's micro-batches; returns (loss per token, target
-        tokens), both over all ranks. Each rank divides by the global token count and DDP
-        averages over ranks, so the gradient is that of one process over the global batch.
-        The loss stays a 0-d tensor on the device (``float()`` it when logging): no host sync per
-        update on one GPU."""
+        """One optimizer update over ``micro_batches``, those of every rank (rank r takes the r-th of
+        each group of ``world.size``). Returns (this rank's share of the loss per target token, a
+        0-d tensor on the device: ``world.sum`` it for the whole; the update's target tokens).
+        Each rank divides by the global token count, counted on the host (every rank holds the
+        whole group), and DDP averages over ranks, so the gradient is that of one process over the
+        global batch. Nothing is read back from the device: no host sync per update."""
         self.net.train()
-        collated = [self._collate(mb) for mb in micro_batches]
-        batches = [b for b, _ in collated]
-        (ntok,) = self.world.sum(sum(n for _, n in collated), device=self.device)
+        ntok = sum(self.train_data.target_tokens(mb) for mb in micro_batches)
+        mine = micro_batches[self.world.rank::self.world.size]
         self.optimizer.zero_grad(set_to_none=True)
         total = torch.zeros((), device=self.device)
         autocast = self.device.type == "cuda" and self.cfg.bf16
-        for j, b in enumerate(batches):
-            sync = j == len(batches) - 1 or not self.world.distributed
+        for j, items in enumerate(mine):
+            host = self._collate(items)
+            b = host.to(self.device)
+            sync = j == len(mine) - 1 or not self.world.distributed
             with contextlib.nullcontext() if sync else self.net.no_sync():  # all-reduce once per update
                 with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=autocast):
-                    logits = self.net(b.src, b.prev, self.context_for(b.pair))
-                loss, _ = label_smoothed_loss(logits, b.target, self.cfg.label_smoothing, self.vocab.pad)
+                    logits = self.net(b.src, b.prev, self.context_for(pair_ids(items)))
+                loss = label_smoothed_loss(logits, b.target, self.cfg.label_smoothing, self.vocab.pad)
                 (loss * self.world.size / ntok).backward()
             total += loss.detach()
-        if self.world.distributed:
-            total = torch.tensor(self.world.sum(float(total), device=self.device)[0])
         if self.cfg.clip_norm > 0:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.clip_norm)
         lr = inverse_sqrt_lr(self.update + 1, self.cfg.lr, self.cfg.warmup_updates)
@@ -294,9 +324,15 @@ class Trainer:
     def train(self) -> None:
         """Train to ``max_updates`` (or ``max_epochs``), validate, and leave the best weights in the
         declared checkpoint. On SIGTERM or SIGINT (a cluster's time limit, Ctrl-C) the run saves
-        its resume state after the current update and raises ``Interrupted``."""
-        with _stop_on_signals(self.request_stop):
-            self._train()
+        its resume state after the current update and raises ``Interrupted``. Under torchrun the
+        process group ends here, on every rank, whatever the outcome (every normal exit has
+        passed a barrier by then)."""
+        try:
+            with _stop_on_signals(self.request_stop):
+                self._train()
+        finally:
+            self.net = self.model  # DDP holds the process group: let it go with the group
+            self.world.close()
 
     def _train(self) -> None:
         cfg = self.cfg
@@ -319,11 +355,11 @@ class Trainer:
                 if len(micro) < self.world.size:  # too few left to give every rank one
                     break
                 self.batch_in_epoch += len(micro)
-                loss, ntok = self.step(micro[self.world.rank::self.world.size])
+                loss, ntok = self.step(micro)
                 window_tok += ntok
                 bar.update(1)
                 if self.update % cfg.log_interval == 0 or self.update == cfg.max_updates:
-                    loss = float(loss)
+                    loss = self.world.sum(float(loss), device=self.device)[0]  # the whole batch's
                     now = time.time()
                     tps = window_tok / max(now - window_t, 1e-9)
                     lr = self.optimizer.param_groups[0]["lr"]
@@ -352,10 +388,9 @@ class Trainer:
         log.info("done: %d updates in %.1f s; best weights in %s", self.update, time.time() - start, self.files.checkpoint)
 
     def _stop_everywhere(self) -> bool:
-        """Whether any rank was asked to stop (every rank stops at the same update)."""
-        if not self.world.distributed:
-            return self.stop_requested
-        return self.world.sum(float(self.stop_requested), device=self.device)[0] > 0
+        """Whether any rank was asked to stop (every rank stops at the same update; host memory
+        only, so asking costs no GPU sync)."""
+        return self.world.any(self.stop_requested)
 
 
 def run_training(model: dict, train: dict, pairs: list[str], vocab: str, train_src: list[str], train_tgt: list[str],
@@ -370,6 +405,8 @@ def run_training(model: dict, train: dict, pairs: list[str], vocab: str, train_s
 
     torch.set_num_threads(max(1, threads))
     cfg = TrainConfig.from_dict({**train, **(execution or {})})
+    world = World.from_env(cfg.distributed_timeout_min)
+    device = world.device(cfg.device)  # one decision per process: the model and its masks share it
     vocabulary = Vocabulary.load(vocab)
     model_cfg = ModelConfig(vocab_size=len(vocabulary), pad_id=vocabulary.pad, **model)
     train_data = ParallelData(pairs, train_src, train_tgt, vocabulary, model_cfg.max_positions)
@@ -377,13 +414,14 @@ def run_training(model: dict, train: dict, pairs: list[str], vocab: str, train_s
     table = None
     if masks is not None:
         _, pair_masks, meta = load_masks(masks, pairs, site_widths(model_cfg))
-        table = MaskTable(pair_masks, pairs, pick_device(cfg.device))
+        table = MaskTable(pair_masks, pairs, device)
         log.info("masks %s (%s): each pair keeps %.1f%% of the neurons on average", masks, meta, 100 * table.active_share())
     arrays = [*train_src, *train_tgt, *dev_src, *dev_tgt]
     provenance = {"init_sha256": sha256sum(init) if init else None, "masks_sha256": sha256sum(masks) if masks else None,
                   "data_sha256": files_digest([vocab, *arrays, *map(offsets_path, arrays), *dev_references])}
     trainer = Trainer(model_cfg, cfg, train_data, dev_data, [read_lines(r) for r in dev_references],
-                      RunFiles.of(checkpoint, card, train_log), init=init, masks_for=table, provenance=provenance)
+                      RunFiles.of(checkpoint, card, train_log), init=init, masks_for=table, provenance=provenance,
+                      world=world, device=device)
     trainer.train()
 
 

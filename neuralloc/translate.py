@@ -10,7 +10,7 @@ from typing import Callable
 import torch
 
 from .checkpoint import load_for_inference
-from .data import ParallelData, inference_batches
+from .data import ParallelData, inference_batches, pair_ids
 from .decoding import decode
 from .fileio import write_lines
 from .logs import progress as bar
@@ -20,6 +20,9 @@ from .tokenization import postprocess
 from .vocab import Vocabulary
 
 log = logging.getLogger(__name__)
+# decode.max_tokens "auto": source tokens x beam per batch on each kind of device (a GPU wants
+# large batches to be busy; on a CPU larger ones gain nothing and cost memory)
+AUTO_MAX_TOKENS = {"cuda": 64000, "cpu": 8000}
 
 
 @torch.no_grad()
@@ -39,11 +42,12 @@ def translate_data(model: Transformer, data: ParallelData, p: int, vocab: Vocabu
     out: list[str | None] = [None] * n
     label = progress if isinstance(progress, str) else data.pairs[p]
     for items in bar(batches, desc=label, disable=not progress or None):
-        b = data.collate(items).to(device)
-        ctx = context_for(b.pair) if context_for else NO_SITES
+        host = data.collate(items)  # pair ids and positions on the host: no read-back
+        ctx = context_for(pair_ids(items)) if context_for else NO_SITES
         with torch.autocast(device_type, dtype=torch.bfloat16, enabled=bf16 and device_type == "cuda"):
-            hyps = decode(model, b.src, vocab.bos, vocab.eos, ctx, beam, lenpen, max_len_a, max_len_b, min_len)
-        for i, ids in zip(b.index.tolist(), hyps):
+            hyps = decode(model, host.src.to(device), vocab.bos, vocab.eos, ctx, beam, lenpen, max_len_a, max_len_b,
+                          min_len)
+        for (_, i), ids in zip(items, hyps):
             out[i] = postprocess(vocab.decode(ids), detruecase)
     model.train(was_training)
     return [o if o is not None else "" for o in out]
@@ -51,13 +55,13 @@ def translate_data(model: Transformer, data: ParallelData, p: int, vocab: Vocabu
 
 def translate_split(pairs: list[str], checkpoints: list[str], vocab: str, sources: list[str], outputs: list[str],
                     decode: dict, detruecase: bool = False, masks: str | None = None, erase: dict | None = None,
-                    threads: int = 1, max_tokens: int = 8000) -> None:
+                    threads: int = 1, max_tokens: int | str = "auto") -> None:
     """Entry point of the translate rule: every pair of one system and split, hypotheses in input
     order. ``sources`` (encoded ``.tokens.npy``) and ``outputs`` follow ``pairs``; ``checkpoints``
     holds one model for every pair, or one per pair (Individual); each is loaded once. With
     ``masks`` (a Method system) each pair's neuron mask is applied, after zeroing the neurons that
     ``erase`` ({"erase": "general" or a pair, "fraction", "seed"}) picks. ``max_tokens`` sets the
-    batch size only."""
+    batch size only ("auto": ``AUTO_MAX_TOKENS`` of the device)."""
     if len(checkpoints) not in (1, len(pairs)):
         raise ValueError(f"{len(checkpoints)} checkpoints for {len(pairs)} pairs: give one, or one per pair")
     checkpoints = list(checkpoints) * len(pairs) if len(checkpoints) == 1 else list(checkpoints)
@@ -68,6 +72,7 @@ def translate_split(pairs: list[str], checkpoints: list[str], vocab: str, source
         if loaded is None or loaded[0] != checkpoint:
             loaded = (checkpoint, *load_for_inference(checkpoint, vocab, threads))
         _, model, vocabulary, device = loaded
+        batch_tokens = AUTO_MAX_TOKENS.get(device.type, AUTO_MAX_TOKENS["cpu"]) if max_tokens == "auto" else int(max_tokens)
         if masks is not None and pair_masks is None:  # a Method system: one model, checked against its sites
             general, pair_masks, _ = load_masks(masks, pairs, model.site_widths())
             if erase:
@@ -78,6 +83,6 @@ def translate_split(pairs: list[str], checkpoints: list[str], vocab: str, source
         context_for = context_maker(model.cfg, [pair], masks_for, device)
         name = f"{Path(out).parent.name} {Path(out).stem}"  # translations/{system}/{split}.{pair}.txt
         hyps = translate_data(model, data, 0, vocabulary, device, detruecase=detruecase, progress=name,
-                              context_for=context_for, max_tokens=max_tokens, **opts)
+                              context_for=context_for, max_tokens=batch_tokens, **opts)
         write_lines(out, hyps)
         log.info("%s: %d sentences of %s translated with %s", pair, len(hyps), source, checkpoint)

@@ -7,7 +7,7 @@ from typing import Callable
 
 import torch
 
-from .data import ParallelData
+from .data import ParallelData, inference_batches, pair_ids
 from .loss import label_smoothed_loss
 from .model import SiteContext, Transformer
 from .scoring import corpus_scores
@@ -17,22 +17,27 @@ from .translate import translate_data
 @torch.no_grad()
 def validate(model: Transformer, dev: ParallelData, references: list[list[str]], device,
              context_for: Callable[[torch.Tensor], SiteContext], bleu_sentences: int, bf16: bool = False,
-             batch_size: int = 64) -> dict[str, dict[str, float]]:
+             max_tokens: int = 8000) -> dict[str, dict[str, float]]:
     """pair -> {"loss": NLL per target token, "bleu": greedy BLEU of the first ``bleu_sentences``
-    (absent when 0)}; ``references`` are the raw dev targets of each pair of ``dev``."""
+    (absent when 0)}; ``references`` are the raw dev targets of each pair of ``dev``. The loss
+    passes run on length-sorted batches of about ``max_tokens`` padded source tokens, under bf16
+    autocast on CUDA (the loss itself in fp32), and read the loss back once per pair."""
     was_training = model.training
     model.eval()
+    device_type = torch.device(device).type
     out = {}
     for p, pair in enumerate(dev.pairs):
-        loss_sum, ntok = 0.0, 0
-        items = [(p, i) for i in range(len(dev.src[p]))]
-        for start in range(0, len(items), batch_size):
-            b = dev.collate(items[start:start + batch_size]).to(device)
-            logits = model(b.src, b.prev, context_for(b.pair))
-            _, nll = label_smoothed_loss(logits, b.target, 0.0, dev.vocab.pad)
-            loss_sum, ntok = loss_sum + float(nll), ntok + b.target_tokens
-        row = {"loss": loss_sum / max(ntok, 1)}
-        n = min(bleu_sentences, len(items))
+        loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+        ntok = 0
+        for items in inference_batches(dev, p, max_tokens):
+            host = dev.collate(items)
+            b = host.to(device)
+            with torch.autocast(device_type, dtype=torch.bfloat16, enabled=bf16 and device_type == "cuda"):
+                logits = model(b.src, b.prev, context_for(pair_ids(items)))
+            loss_sum += label_smoothed_loss(logits, b.target, 0.0, dev.vocab.pad)
+            ntok += dev.target_tokens(items)
+        row = {"loss": float(loss_sum) / max(ntok, 1)}
+        n = min(bleu_sentences, len(dev.src[p]))
         if n > 0:
             hyps = translate_data(model, dev, p, dev.vocab, device, beam=1, context_for=context_for, limit=n, bf16=bf16)
             row["bleu"] = corpus_scores(hyps, references[p][:n])["bleu"]

@@ -66,3 +66,33 @@ def test_checkpoints_resume_across_process_counts(toy, tmp_path, first, second):
     assert best["update"] == 5 and "optimizer" not in best and not (tmp_path / "run/resume").exists()
     updates = [r.split(",")[1] for r in (tmp_path / "run/train_log.csv").read_text().splitlines()[1:] if r.startswith("train")]
     assert updates == ["1", "2", "3", "4", "5"]
+
+
+def test_collectives_reduce_tensors_the_world_keeps(monkeypatch):
+    """A gloo worker thread lets go of a finished collective's tensors after the caller has moved
+    on. When the caller's Python tensor was a temporary, letting go needs the GIL, and at
+    interpreter exit that aborted rank 1 ("terminate called without an active exception", seen
+    in a core dump: ProcessGroupGloo::AsyncWork::~AsyncWork -> take_gil -> pthread_exit). So the
+    World reduces only tensors it keeps for its whole life."""
+    from neuralloc import distributed
+
+    reduced = []
+    monkeypatch.setattr(distributed.dist, "all_reduce", lambda t, group=None: reduced.append(t))
+    world = distributed.World(rank=0, size=2)
+    for _ in range(3):
+        world.sum(1.0, 2.0)
+        world.any(False)
+    kept = {id(t) for t in world.buffers.values()}
+    assert len(reduced) == 6 and {id(t) for t in reduced} <= kept and len(kept) == 2
+
+
+def test_a_stale_state_is_set_aside_once_by_rank_0_under_torchrun(toy, tmp_path):
+    """A rerun after a config change finds a resume state that is not its own: rank 0 alone moves
+    it aside (every rank doing so raced: one won, the others died), and both ranks start over."""
+    spec = {"root": str(toy), "out": str(tmp_path / "run"), "update_freq": 1, "pairs": PAIRS, "max_updates": 5}
+    run_worker({**spec, "interrupt_at": 3}, 2)
+    assert (tmp_path / "run/resume/last.pt").exists()
+    proc = run_worker({**spec, "lr": 2e-3}, 2)
+    assert proc.stderr.count("moved to") == 1 and "resumed from" not in proc.stderr
+    assert (tmp_path / "run/resume.stale/last.pt").exists() and not (tmp_path / "run/resume").exists()
+    assert load_checkpoint(tmp_path / "run/checkpoint_best.pt")["update"] == 5

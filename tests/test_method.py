@@ -252,7 +252,7 @@ def test_inactive_neurons_get_exactly_zero_gradient_per_example(toy):
     logits = model(b.src, b.prev, table(b.pair))
     sites = model.sites()
     for row in range(3):
-        loss, _ = label_smoothed_loss(logits[row:row + 1], b.target[row:row + 1], 0.1, vocab.pad)
+        loss = label_smoothed_loss(logits[row:row + 1], b.target[row:row + 1], 0.1, vocab.pad)
         params = [t for m in sites.values() for t in (m.weight, m.bias)]
         grads = torch.autograd.grad(loss, params, retain_graph=True)
         pair = PAIRS[int(b.pair[row])]

