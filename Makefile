@@ -10,7 +10,7 @@ CONFIG_SET = $(if $(strip $(SET)),--config $(shell $(BIN)/python -m neuralloc.co
 # Stamp file: reinstall only when the pins or the package metadata change.
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run dry-run plan test test-slurm lint report clean-venv
+.PHONY: install run dry-run plan test test-slurm lint report gpu-rehearsal clean-venv
 
 install: $(STAMP)
 
@@ -49,6 +49,16 @@ lint: $(STAMP)
 
 report: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) $(CONFIG_SET) --report report.html
+
+# bench/gpu_check.sh as a lent GPU runs it, here on the CPU: the demo's data, tiny sizes (a few minutes)
+REHEARSAL := results/gpu-rehearsal
+gpu-rehearsal: $(STAMP)
+	CARRY=$(REHEARSAL)/carry M2M_CONFIG=config.yaml M2M_EXP=results/bible-demo bash bench/gpu_check.sh prepare
+	PY=$(abspath $(BIN)/python) CARRY=$(REHEARSAL)/carry OUT=$(abspath $(REHEARSAL))/out BUDGET_S=1500 \
+	  M2M_CONFIG=config.yaml M2M_EXP=results/bible-demo \
+	  DEMO_SET="experiment=gpu-rehearsal train.max_updates=60 train.validate_interval=30 finetune.max_updates=10 finetune.validate_interval=5" \
+	  SPEED_ARGS="--preset tiny --max-tokens 1200 --epoch-updates 20 --updates 5 --decode-sentences 20 --importance-tokens 2000" \
+	  QUALITY_SET="train.max_updates=30 train.max_tokens=1200" bash bench/gpu_check.sh run
 
 clean-venv:
 	rm -rf $(VENV)

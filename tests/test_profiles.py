@@ -1,7 +1,7 @@
 """The profiles as files: every rule they name exists, placeholders stay placeholders, and the
 sbatch call the pinned SLURM plugin builds for a multi-GPU training job is one task holding all
-its GPUs (what torchrun inside the job needs); and the device choice that spreads a
-workstation's GPU jobs over its GPUs."""
+its GPUs (what torchrun inside the job needs), with memory that grows with its GPUs. (How a
+workstation's GPU jobs spread over its GPUs: tests/test_gpu_paths.py.)"""
 
 import re
 from pathlib import Path
@@ -51,19 +51,5 @@ def test_a_four_gpu_training_job_is_one_task_with_four_gpus():
               "partition": "-p gpu", "workdir": "/work"}
     call = submit_string.get_submit_command(job, params) + utils.set_gres_string(job)
     assert "--ntasks-per-gpu" not in call and "--ntasks=" not in call  # SLURM's default: one task
-    assert "--gpus=4" in call and "--cpus-per-gpu=8" in call and "--mem 32000" in call
-
-
-def test_auto_device_spreads_jobs_over_the_gpus_with_most_free_memory(monkeypatch):
-    import torch
-
-    from neuralloc.checkpoint import pick_device
-
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    assert pick_device() == torch.device("cpu")
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    monkeypatch.setattr(torch.cuda, "device_count", lambda: 3)
-    free = {0: 10, 1: 30, 2: 30}
-    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda i: (free[i], 80))
-    assert pick_device() == torch.device("cuda", 1)  # most free; the lower index on a tie
-    assert pick_device("cuda:2") == torch.device("cuda", 2)  # an explicit choice is kept
+    assert "--gpus=4" in call and "--cpus-per-gpu=8" in call
+    assert "--mem-per-cpu 4000" in call and "--mem " not in call  # 8 CPUs x 4 GB per GPU: memory grows with GPUs
