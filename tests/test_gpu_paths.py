@@ -165,9 +165,13 @@ def test_the_process_group_waits_as_long_as_configured(monkeypatch):
     monkeypatch.setattr(distributed.dist, "init_process_group", lambda backend, timeout: got.update(backend=backend,
                                                                                                        timeout=timeout))
     monkeypatch.setattr(distributed.dist, "get_backend", lambda: "gloo")
+    monkeypatch.setenv("SLURMD_NODENAME", "n2")
+    monkeypatch.setattr(distributed.dist, "all_gather_object",
+                        lambda out, obj, group: out.__setitem__(slice(None), ["n1", obj]))
     world = distributed.World.from_env(timeout_min=90)
     assert got == {"backend": "gloo", "timeout": timedelta(minutes=90)}
     assert world.owns_group and world.rank == 1
+    assert world.nodes == ["n1", "n2"]
     assert TrainConfig().distributed_timeout_min >= 30  # NCCL's own 10 minutes is too short
 
 
