@@ -27,6 +27,7 @@ include: "rules/figures.smk"
 localrules:
     all,
     score,
+    translation_recipe,
     allocate,
     tables,
     figure_importance,

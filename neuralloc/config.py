@@ -109,12 +109,14 @@ def check_semantics(config: dict) -> None:
     corpus = config["corpus"]["name"]
     allowed = corpus_languages(corpus)
     problems = []
+    if corpus == "files":
+        problems += _files_problems(config)
     for i, name in enumerate(config["pairs"]):
         pair = Pair.parse(name)
         if pair.src == pair.tgt:
             problems.append(f"  pairs[{i}]: {name!r} translates a language into itself (source and target must differ)")
         for lang in (pair.src, pair.tgt):
-            if lang not in allowed:
+            if allowed and lang not in allowed:
                 problems.append(
                     f"  pairs[{i}]: language {lang!r} of {name!r} is not served by corpus {corpus!r} "
                     f"(allowed: {', '.join(allowed)})"
@@ -156,6 +158,20 @@ def check_semantics(config: dict) -> None:
                 problems.append(f"  pairs[{i}]: Europarl v7 ships only bitexts with English; {name!r} has none (use en-xx or xx-en)")
     if problems:
         raise ConfigError("invalid configuration:\n" + "\n".join(problems))
+
+
+def _files_problems(config: dict) -> list[str]:
+    """Your own corpus: a folder, and every file the pairs need in it (read in prepare_corpus)."""
+    from .corpora.files import CorpusFilesError, locate
+
+    opts = config["corpus"]["files"]
+    if not opts["dir"]:
+        return ["  corpus.files.dir: not set (allowed: the folder holding your files; corpus.name is files)"]
+    try:
+        locate(opts, config["pairs"])
+    except CorpusFilesError as e:
+        return ["  " + line for line in str(e).splitlines()]
+    return []
 
 
 def load_config(path: Path | str, overrides: dict | None = None) -> dict:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import readings
-from .systems import base_system, erasure_system, expand_systems, label, method_system, number, parse_method_system
+from . import layout, readings
+from .systems import (FAMILY_BASE, base_system, erasure_system, expand_systems, label, method_system, number,
+                      parse_method_system)
 
 MULTILINGUAL = "multilingual"  # the reference of every gain, significance test and ΔBLEU
 VARIANT_LABELS = {"pair": "by pair", "source": "by source", "target": "by target", "separate": "separate enc-dec"}
@@ -123,6 +124,18 @@ def models_of(system: str, pairs: list[str]) -> list[str]:
     if system == "individual":
         return [f"individual/{pair}" for pair in pairs]
     return [system]
+
+
+def translation_files(run: str, system: str, pairs: list[str], name: str = "checkpoint_best.pt") -> dict:
+    """What a system translates with, in a training seed's tree ``run``: its checkpoint(s) (one per
+    pair for Individual), and for a Method system the masks of its allocation. The translate rule
+    and ``neuralloc translate`` both ask this."""
+    out = {"checkpoints": [layout.model_file(run, m, name) for m in models_of(system, pairs)]}
+    method = parse_method_system(system)
+    if method:
+        out["masks"] = layout.masks(run, FAMILY_BASE[method["family"]], method["reading"], method["imp"], method["rho"],
+                                    method["k"], method["variant"])
+    return out
 
 
 def curve_models(config: dict) -> list[str]:

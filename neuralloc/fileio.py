@@ -82,6 +82,15 @@ def read_lines(path: str | os.PathLike) -> list[str]:
         return [line[:-1] if line.endswith("\n") else line for line in f]
 
 
+def write_json(path: str | os.PathLike, value) -> None:
+    """Atomically write ``value`` as indented JSON, keys sorted (the same value, the same bytes)."""
+    import json
+
+    with atomic_open(path) as f:
+        json.dump(value, f, indent=1, sort_keys=True)
+        f.write("\n")
+
+
 def write_lines(path: str | os.PathLike, lines: Iterable[str]) -> int:
     """Atomically write one line per item; returns the number of lines."""
     n = 0
@@ -92,3 +101,28 @@ def write_lines(path: str | os.PathLike, lines: Iterable[str]) -> int:
             f.write(line + "\n")
             n += 1
     return n
+
+
+def cached_sha256(path: str | Path, cache: str | Path | None = None) -> str:
+    """sha256 of ``path``, remembered in the JSON file ``cache`` by (size, mtime): a large file is
+    read again only when it may have changed. The digest, not the time stamp, is the file's identity."""
+    import json
+
+    path = Path(path).resolve()
+    st = path.stat()
+    key, stamp = str(path), [st.st_size, st.st_mtime_ns]
+    known = {}
+    if cache is not None and Path(cache).exists():
+        try:
+            known = json.loads(Path(cache).read_text())
+        except (OSError, ValueError):
+            known = {}
+    if key in known and known[key][0] == stamp:
+        return known[key][1]
+    digest = sha256sum(path)
+    if cache is not None:
+        known[key] = [stamp, digest]
+        Path(cache).parent.mkdir(parents=True, exist_ok=True)
+        with atomic_open(cache) as f:
+            json.dump(known, f)
+    return digest

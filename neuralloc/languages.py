@@ -61,6 +61,8 @@ def corpus_languages(corpus: str) -> tuple[str, ...]:
         return IWSLT17_LANGUAGES
     if corpus == "europarl":
         return tuple(sorted(EUROPARL_LANGUAGES + ("en",)))
+    if corpus == "files":
+        return ()  # any language code: the user's files say which
     raise ValueError(f"unknown corpus {corpus!r}")
 
 
@@ -88,6 +90,17 @@ class Pair:
 
     def __str__(self) -> str:
         return self.name
+
+
+# Languages whose text has no spaces between words: segmented into words before BPE (and joined
+# back after decoding, through the joiner marks), by a well-kept segmenter for each.
+SEGMENTERS = {"zh": "jieba", "ja": "MeCab (IPAdic)"}
+# sacreBLEU's tokenizer for a target language's BLEU; 13a (the paper's) for every other language.
+BLEU_TOKENIZERS = {"zh": "zh", "ja": "ja-mecab", "ko": "ko-mecab"}
+
+
+def bleu_tokenizer(lang: str) -> str:
+    return BLEU_TOKENIZERS.get(lang, "13a")
 
 
 def target_tag(lang: str) -> str:

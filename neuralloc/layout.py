@@ -38,6 +38,11 @@ def text(exp: str, stage: str, split: str, pair: str, side: str) -> str:
     return f"{exp}/{stage}/{split}.{pair}.{side}"
 
 
+def translation_recipe(exp: str) -> str:
+    """What ``neuralloc translate`` needs of the experiment's config (written by the workflow)."""
+    return f"{exp}/translate.json"
+
+
 def truecaser(exp: str, lang: str) -> str:
     return f"{exp}/truecase/{lang}.model"
 

@@ -9,13 +9,16 @@ from typing import Sequence
 from sacrebleu.metrics import BLEU, CHRF
 
 from .fileio import atomic_open
+from .languages import Pair, bleu_tokenizer
 
 
-def corpus_scores(hypotheses: Sequence[str], references: Sequence[str]) -> dict:
-    """BLEU (13a, mixed case, exp smoothing: the paper's settings) and chrF, with signatures."""
+def corpus_scores(hypotheses: Sequence[str], references: Sequence[str], target_lang: str | None = None) -> dict:
+    """BLEU (mixed case, exp smoothing: the paper's settings; sacreBLEU's tokenizer for the target
+    language, 13a unless it is written without spaces, ``languages.BLEU_TOKENIZERS``) and chrF,
+    with signatures that say which."""
     if len(hypotheses) != len(references):
         raise ValueError(f"{len(hypotheses)} hypotheses but {len(references)} references")
-    bleu, chrf = BLEU(), CHRF()
+    bleu, chrf = BLEU(tokenize=bleu_tokenizer(target_lang or "")), CHRF()
     b = bleu.corpus_score(list(hypotheses), [list(references)])
     c = chrf.corpus_score(list(hypotheses), [list(references)])
     return {"bleu": b.score, "chrf": c.score, "bleu_signature": str(bleu.get_signature()),
@@ -45,7 +48,7 @@ def score_system(system: str, split: str, seed: int, pairs: list[str], hypothese
     rows = []
     for pair, hyp, ref in zip(pairs, hypotheses, references, strict=True):
         rows.append({"system": system, "split": split, "seed": seed, "pair": pair,
-                     **corpus_scores(read_lines(hyp), read_lines(ref))})
+                     **corpus_scores(read_lines(hyp), read_lines(ref), Pair.parse(pair).tgt)})
     write_scores(rows, out)
 
 

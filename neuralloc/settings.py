@@ -45,15 +45,27 @@ def download_execution(config: dict, file: str) -> dict:
 
 
 def prepare_corpus_execution(config: dict) -> dict:
-    """The expected digest of each corpus file, checked before use (no result depends on it)."""
-    return {"sha256": {name: spec["sha256"] for name, spec in download_plan(config).items()}}
+    """The expected digest of each corpus file, checked before use, and where your own files lie
+    (no result depends on either: the files' digests are params)."""
+    out = {"sha256": {name: spec["sha256"] for name, spec in download_plan(config).items()}}
+    if config["corpus"]["name"] == "files":
+        out["files_dir"] = config["corpus"]["files"]["dir"]
+    return out
 
 
 def prepare_corpus(config: dict) -> dict:
-    """The pairs and the options of the corpus in use (another corpus's options change nothing)."""
+    """The pairs and the options of the corpus in use (another corpus's options change nothing),
+    and its files: downloads by name (a name is a release), your own files by their digest."""
     name = config["corpus"]["name"]
     corpus = {"name": name, name: config["corpus"][name]}
-    return canonical({"config": {"pairs": config["pairs"], "corpus": corpus}, "files": list(download_plan(config))})
+    if name == "files":
+        from .corpora.files import file_digests
+
+        files = file_digests(config["corpus"]["files"], config["pairs"], f"{config['results_dir']}/.file-digests.json")
+        corpus["files"] = {k: v for k, v in corpus["files"].items() if k != "dir"}  # where they lie is no result
+    else:
+        files = list(download_plan(config))
+    return canonical({"config": {"pairs": config["pairs"], "corpus": corpus}, "files": files})
 
 
 def tokenize(config: dict, split: str, pair: str) -> dict:
@@ -164,6 +176,16 @@ def translate(config: dict, system: str) -> dict:
     erase = {k: method[k] for k in ("erase", "fraction", "seed")} if method and "erase" in method else None
     return canonical({"pairs": config["pairs"], "decode": decode, "detruecase": config["preprocess"]["truecase"],
                       "erase": erase})
+
+
+def translation_recipe(config: dict) -> dict:
+    """What translating new text with a trained system takes of the config (``neuralloc
+    translate``): the pairs, the preprocessing, the BPE threshold, decoding. (Which systems and
+    seeds exist is read from the experiment's folders: asking for more of them changes no result.)"""
+    pre = config["preprocess"]
+    return canonical({"pairs": config["pairs"], "preprocess": {k: pre[k] for k in ("normalize_punct", "truecase")},
+                      "bpe_threshold": config["bpe"]["vocab_threshold"],
+                      "decode": {k: v for k, v in config["decode"].items() if k not in DECODE_EXECUTION and k != "splits"}})
 
 
 def translate_execution(config: dict) -> dict:

@@ -15,6 +15,30 @@ def _short(text: str, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def corpus_notes(exp: str) -> list[str]:
+    """What a corpus of your own files held that a user should know: empty training lines dropped,
+    training examples whose source is also a test source (from the corpus's manifest)."""
+    import json
+
+    path = layout.manifest(exp)
+    if not os.path.exists(path):
+        return []
+    with open(path, encoding="utf-8") as f:
+        manifest = json.load(f)
+    empty = {p: n for p, n in manifest.get("empty_training_lines_dropped", {}).items() if n}
+    overlap = {p: n for p, n in manifest.get("training_sources_also_in_test", {}).items() if n}
+    if not empty and not overlap:
+        return []
+    out = ["", "== your corpus"]
+    if empty:
+        out.append("  empty training lines dropped: " + ", ".join(f"{p} {n}" for p, n in empty.items()))
+    if overlap:
+        what = "removed" if manifest.get("test_overlap_removed") else "kept (corpus.files.remove_test_overlap drops them)"
+        out.append("  training examples whose source is also a test source, " + what + ": "
+                   + ", ".join(f"{p} {n}" for p, n in overlap.items()))
+    return out
+
+
 def summary(exp: str, run_dir: str, systems: list[str], pairs: list[str], split: str, samples: int = 2) -> str:
     lines = []
     main = layout.table(exp, "main", "md")
@@ -24,6 +48,7 @@ def summary(exp: str, run_dir: str, systems: list[str], pairs: list[str], split:
     where = [("tables (CSV, Markdown, LaTeX, HTML)", f"{exp}/tables/"), ("figures (PNG, PDF, CSV)", f"{exp}/figures/"),
              ("the paper's claims checked", claims), ("logs of the data and table jobs", f"{exp}/logs/"),
              ("logs of the training and decoding jobs", f"{run_dir}/logs/")]
+    lines += corpus_notes(exp)
     lines += ["", "== where things are"] + [f"  {what:<38} {path}" for what, path in where if os.path.exists(path)]
     lines.append("  a report of every table and figure:    make report  (report.html)")
     shown = False

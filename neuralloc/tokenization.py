@@ -82,12 +82,41 @@ def detokenize(line: str) -> str:
     return "".join(out)
 
 
+def moses_knows(lang: str) -> bool:
+    """Whether Moses has rules of its own for ``lang`` (its nonbreaking prefixes)."""
+    from sacremoses.corpus import NonbreakingPrefixes
+
+    return lang in NonbreakingPrefixes().available_langs
+
+
+@functools.lru_cache(maxsize=None)
+def word_segmenter(lang: str):
+    """``text -> words`` for a language written without spaces (``languages.SEGMENTERS``), or None."""
+    if lang == "zh":
+        import jieba
+
+        jieba.setLogLevel(logging.WARNING)
+        return lambda text: list(jieba.cut(text, HMM=True))
+    if lang == "ja":
+        import ipadic
+        import MeCab
+
+        tagger = MeCab.Tagger(ipadic.MECAB_ARGS + " -Owakati")
+        return lambda text: tagger.parse(text).split()
+    return None
+
+
 class Tokenizer:
-    """Punctuation normalization (optional) + Moses tokenization + joiner annotation."""
+    """Punctuation normalization (optional) + Moses tokenization + word segmentation where the
+    language has no spaces + joiner annotation. A language Moses does not know gets its
+    language-neutral rules (no nonbreaking prefixes: Moses would otherwise take English ones)."""
 
     def __init__(self, lang: str, normalize_punct: bool = False):
         self.lang = lang
         self.moses = MosesTokenizer(lang)
+        if not moses_knows(lang):
+            self.moses.NONBREAKING_PREFIXES, self.moses.NUMERIC_ONLY_PREFIXES = [], []
+        self.segment = word_segmenter(lang)
         self.normalizer = MosesPunctNormalizer(lang) if normalize_punct else None
         self.unaligned = 0
 
@@ -96,6 +125,8 @@ class Tokenizer:
         if self.normalizer is not None:
             text = " ".join(self.normalizer.normalize(text).split())
         tokens = self.moses.tokenize(text, escape=False)
+        if self.segment is not None:  # Moses splits off punctuation only: the words come from the segmenter
+            tokens = [w for t in tokens for w in self.segment(t) if w.strip()]
         flags = glue_flags(text, tokens)
         if flags is None:
             self.unaligned += 1

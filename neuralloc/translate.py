@@ -1,5 +1,7 @@
 """Translate encoded source text with a trained model; hypotheses in input order, post-processed
-back to raw text (BPE removed, joiner-aware detokenization, optional detruecasing)."""
+back to raw text (BPE removed, joiner-aware detokenization, optional detruecasing). And
+``translate_text``: new raw text through the workflow's own preprocessing and the same path
+(``neuralloc translate``)."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from .fileio import write_lines
 from .logs import progress as bar
 from .masking import MaskTable, erase_neurons, load_masks
 from .model import NO_SITES, SiteContext, Transformer, context_maker
+from .systems import parse_method_system
 from .tokenization import postprocess
 from .vocab import Vocabulary
 
@@ -55,13 +58,14 @@ def translate_data(model: Transformer, data: ParallelData, p: int, vocab: Vocabu
 
 def translate_split(pairs: list[str], checkpoints: list[str], vocab: str, sources: list[str], outputs: list[str],
                     decode: dict, detruecase: bool = False, masks: str | None = None, erase: dict | None = None,
-                    threads: int = 1, max_tokens: int | str = "auto") -> None:
+                    threads: int = 1, max_tokens: int | str = "auto", all_pairs: list[str] | None = None) -> None:
     """Entry point of the translate rule: every pair of one system and split, hypotheses in input
     order. ``sources`` (encoded ``.tokens.npy``) and ``outputs`` follow ``pairs``; ``checkpoints``
     holds one model for every pair, or one per pair (Individual); each is loaded once. With
     ``masks`` (a Method system) each pair's neuron mask is applied, after zeroing the neurons that
     ``erase`` ({"erase": "general" or a pair, "fraction", "seed"}) picks. ``max_tokens`` sets the
-    batch size only ("auto": ``AUTO_MAX_TOKENS`` of the device)."""
+    batch size only ("auto": ``AUTO_MAX_TOKENS`` of the device). ``all_pairs``: every pair of the
+    masks' allocation, when ``pairs`` are some of them (an erasure run draws from all)."""
     if len(checkpoints) not in (1, len(pairs)):
         raise ValueError(f"{len(checkpoints)} checkpoints for {len(pairs)} pairs: give one, or one per pair")
     checkpoints = list(checkpoints) * len(pairs) if len(checkpoints) == 1 else list(checkpoints)
@@ -74,7 +78,7 @@ def translate_split(pairs: list[str], checkpoints: list[str], vocab: str, source
         _, model, vocabulary, device = loaded
         batch_tokens = AUTO_MAX_TOKENS.get(device.type, AUTO_MAX_TOKENS["cpu"]) if max_tokens == "auto" else int(max_tokens)
         if masks is not None and pair_masks is None:  # a Method system: one model, checked against its sites
-            general, pair_masks, _ = load_masks(masks, pairs, model.site_widths())
+            general, pair_masks, _ = load_masks(masks, all_pairs or pairs, model.site_widths())
             if erase:
                 which = None if erase["erase"] == "general" else erase["erase"]
                 pair_masks = erase_neurons(general, pair_masks, float(erase["fraction"]), int(erase["seed"]), which)
@@ -86,3 +90,70 @@ def translate_split(pairs: list[str], checkpoints: list[str], vocab: str, source
                               context_for=context_for, max_tokens=batch_tokens, **opts)
         write_lines(out, hyps)
         log.info("%s: %d sentences of %s translated with %s", pair, len(hyps), source, checkpoint)
+
+
+class TranslateError(ValueError):
+    """A system, pair, seed or file that the experiment does not have; the message says what it has."""
+
+
+def translate_text(exp: str, system: str, pair: str, lines: list[str], seed: int | None = None,
+                   threads: int = 1, max_tokens: int | str = "auto") -> list[str]:
+    """Raw source ``lines`` of ``pair`` translated by ``system`` of the experiment ``exp`` (its
+    first training seed unless ``seed``): the normalization, Moses tokenization (and word
+    segmentation), truecasing and BPE of the workflow's text stages, then ``translate_split`` with
+    the system's model(s), its masks for a Method system, and post-processing."""
+    import json
+    import tempfile
+
+    from . import bpe as bpe_lib
+    from . import design, layout
+    from .binarized import write_indexed
+    from .fileio import read_lines, write_lines
+    from .languages import Pair
+    from .tokenization import tokenize_lines, truecase_lines
+
+    recipe_path = layout.translation_recipe(exp)
+    if not Path(recipe_path).exists():
+        raise TranslateError(f"{recipe_path} not found: is {exp} an experiment directory the workflow built "
+                             "(run it once, or `snakemake {recipe_path}`)?")
+    with open(recipe_path) as f:
+        recipe = json.load(f)
+    if pair not in recipe["pairs"]:
+        raise TranslateError(f"pair {pair!r} is not one of {exp}'s pairs (allowed: {', '.join(recipe['pairs'])})")
+    seeds = sorted(int(p.name[len("seed"):]) for p in Path(exp).glob("seed[0-9]*") if p.is_dir())
+    seed = (seeds[0] if seeds else 1) if seed is None else seed
+    if seed not in seeds:
+        raise TranslateError(f"{exp} has no trained seed {seed} (it has: {', '.join(map(str, seeds)) or 'none'})")
+    run = layout.run(exp, seed)
+    translated = sorted(p.name for p in Path(run, "translations").glob("*") if p.is_dir())
+    if system not in translated:
+        raise TranslateError(f"system {system!r} is not one of the systems {run} translated "
+                             f"(allowed: {', '.join(translated) or 'none yet: run the workflow'})")
+    files = design.translation_files(run, system, recipe["pairs"])
+    checkpoints = files["checkpoints"]
+    if len(checkpoints) > 1:  # Individual: the pair's own model
+        checkpoints = [checkpoints[recipe["pairs"].index(pair)]]
+    needed = checkpoints + [files["masks"]] if "masks" in files else checkpoints
+    missing = [p for p in needed + [layout.vocab(exp), layout.bpe_codes(exp)] if not Path(p).exists()]
+    if missing:
+        raise TranslateError(f"{system} is not trained yet in {run}: missing {', '.join(missing)} "
+                             f"(run the workflow, or `snakemake {missing[0]}`)")
+    src = Pair.parse(pair).src
+    pre = recipe["preprocess"]
+    text = tokenize_lines(lines, src, pre["normalize_punct"], threads)
+    if pre["truecase"]:
+        text = truecase_lines(text, layout.truecaser(exp, src), threads)
+    text = bpe_lib.apply(bpe_lib.load_bpe(layout.bpe_codes(exp), layout.bpe_vocab(exp, src), recipe["bpe_threshold"]),
+                         text)
+    vocabulary = Vocabulary.load(layout.vocab(exp))
+    with tempfile.TemporaryDirectory(prefix="neuralloc-translate-") as tmp:
+        source, out = f"{tmp}/input.tokens.npy", f"{tmp}/output.txt"
+        write_indexed(source, [vocabulary.encode(line) for line in text])
+        erase = None
+        method = parse_method_system(system)
+        if method and "erase" in method:
+            erase = {k: method[k] for k in ("erase", "fraction", "seed")}
+        translate_split([pair], checkpoints, layout.vocab(exp), [source], [out], recipe["decode"],
+                        detruecase=pre["truecase"], masks=files.get("masks"), erase=erase, threads=threads,
+                        max_tokens=max_tokens, all_pairs=recipe["pairs"])
+        return read_lines(out)

@@ -8,6 +8,7 @@ from typing import Callable
 import torch
 
 from .data import ParallelData, inference_batches, pair_ids
+from .languages import Pair
 from .loss import label_smoothed_loss
 from .model import SiteContext, Transformer
 from .scoring import corpus_scores
@@ -40,7 +41,7 @@ def validate(model: Transformer, dev: ParallelData, references: list[list[str]],
         n = min(bleu_sentences, len(dev.src[p]))
         if n > 0:
             hyps = translate_data(model, dev, p, dev.vocab, device, beam=1, context_for=context_for, limit=n, bf16=bf16)
-            row["bleu"] = corpus_scores(hyps, references[p][:n])["bleu"]
+            row["bleu"] = corpus_scores(hyps, references[p][:n], Pair.parse(pair).tgt)["bleu"]
         out[pair] = row
     model.train(was_training)
     return out

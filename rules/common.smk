@@ -141,17 +141,12 @@ def finetune_inputs(wildcards):
 
 def model_files(system, seed, name):
     """A file of each model a system translates with (one model per pair for Individual)."""
-    return [layout.model_file(layout.run(EXP, seed), m, name) for m in design.models_of(system, PAIRS)]
+    return design.translation_files(layout.run(EXP, seed), system, PAIRS, name)["checkpoints"]
 
 
 def translate_inputs(wildcards):
     """The system's checkpoint(s) (one per pair for Individual) and, for a Method system, its masks."""
-    out = {"checkpoints": model_files(wildcards.system, wildcards.seed, "checkpoint_best.pt")}
-    m = parse_method_system(wildcards.system)
-    if m:
-        out["masks"] = layout.masks(layout.run(EXP, wildcards.seed), FAMILY_BASE[m["family"]], m["reading"], m["imp"], m["rho"],
-                                    m["k"], m["variant"])
-    return out
+    return design.translation_files(layout.run(EXP, wildcards.seed), wildcards.system, PAIRS)
 
 
 def tokenize_settings(wildcards):
@@ -258,4 +253,4 @@ def all_targets():
     tables = [path for fmt in ("csv", "md", "tex", "html") for path in table_targets(fmt)]
     tables += [layout.table(EXP, "claims", fmt) for fmt in ("csv", "md", "html")]
     figures = [layout.figure(EXP, stem, fmt) for stem in design.figure_stems(config) for fmt in ("png", "pdf")]
-    return [rules.build_vocab.output[0]] + data + evaluated + tables + figures
+    return [rules.build_vocab.output[0], rules.translation_recipe.output[0]] + data + evaluated + tables + figures

@@ -26,6 +26,18 @@ rule translate:
         "../workflow_scripts/translate.py"
 
 
+rule translation_recipe:
+    # what `neuralloc translate` needs to translate new text as the workflow does
+    output:
+        layout.translation_recipe(EXP),
+    params:
+        settings=settings.translation_recipe(config),
+    log:
+        f"{EXP}/logs/translation_recipe.log",
+    script:
+        "../workflow_scripts/translation_recipe.py"
+
+
 rule score:
     input:
         hypotheses=rules.translate.output,

@@ -108,7 +108,8 @@ def test_an_edit_that_changes_no_result_reruns_nothing(built, name):
 
 
 SEMANTIC = {
-    "decode.beam": (edited(**{"decode.beam": 3}), EVALUATION),
+    # the recipe `neuralloc translate` reads decodes as the workflow does
+    "decode.beam": (edited(**{"decode.beam": 3}), {**EVALUATION, "translation_recipe": 1}),
     "method.rho": (edited(**{"method.rho": 0.85}),
                    {"allocate": 1, "finetune": 1, "translate": 1, "score": 1, "tables": 1, "claims": 1,
                     "figure_allocation": 1, "figure_training_curves": 1, "all": 1}),

