@@ -1,4 +1,5 @@
-"""Atomic writes, checksums and line-oriented text files.
+"""Atomic writes, checksums, line-oriented text files and safetensors files with the same bytes
+at every write.
 
 Every artifact is written to a temporary sibling and renamed into place, so a killed job never
 leaves a file that looks finished. Text files are split on ``\\n`` only: verses can hold
@@ -9,10 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
+import struct
 import tempfile
 from pathlib import Path
 from typing import Iterable, Iterator
+
+import numpy as np
 
 
 def _umask() -> int:
@@ -92,3 +97,33 @@ def write_lines(path: str | os.PathLike, lines: Iterable[str]) -> int:
             f.write(line + "\n")
             n += 1
     return n
+
+
+# numpy dtype -> safetensors dtype name (the types our artifacts hold)
+_SAFETENSORS_DTYPES = {np.dtype(np.bool_): "BOOL", np.dtype(np.uint8): "U8", np.dtype(np.int32): "I32",
+                       np.dtype(np.int64): "I64", np.dtype(np.float16): "F16", np.dtype(np.float32): "F32",
+                       np.dtype(np.float64): "F64"}
+
+
+def write_safetensors(path: str | os.PathLike, tensors: dict[str, np.ndarray], metadata: dict[str, str]) -> None:
+    """A safetensors file, atomically, whose bytes depend only on ``tensors`` and ``metadata``: the
+    header's keys sorted, tensors stored in name order. (The safetensors library writes its header
+    from hash maps, so equal tensors and metadata give other bytes at every save.)"""
+    header: dict = {"__metadata__": {str(k): str(v) for k, v in metadata.items()}}
+    blobs, offset = [], 0
+    for name in sorted(tensors):
+        array = np.ascontiguousarray(tensors[name])
+        if array.dtype not in _SAFETENSORS_DTYPES:
+            raise TypeError(f"{path}: {name} holds {array.dtype} values, which this writer does not store")
+        data = array.astype(array.dtype.newbyteorder("<"), copy=False).tobytes()
+        header[name] = {"dtype": _SAFETENSORS_DTYPES[array.dtype], "shape": list(array.shape),
+                        "data_offsets": [offset, offset + len(data)]}
+        blobs.append(data)
+        offset += len(data)
+    text = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)  # the data starts 8-byte aligned, as the format recommends
+    with atomic_open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)))
+        f.write(text)
+        for data in blobs:
+            f.write(data)

@@ -23,7 +23,7 @@ from typing import Callable
 import torch
 
 from . import layout
-from .checkpoint import load_checkpoint
+from .checkpoint import load_checkpoint, model_digest
 from .data import Batch, ParallelData, bucket_of, epoch_batches, pair_ids
 from .distributed import DEFAULT_TIMEOUT_MIN, World
 from .binarized import offsets_path
@@ -404,7 +404,7 @@ def run_training(model: dict, train: dict, pairs: list[str], vocab: str, train_s
     and finetune (``init`` and ``masks``). The array lists (``.tokens.npy`` files) and the dev
     references follow ``pairs``; ``execution`` holds the settings that change how the job runs,
     not what it computes (device, log interval, compile, kept checkpoints)."""
-    from .masking import MaskTable, load_masks
+    from .masking import MaskTable, check_masks_model, load_masks
 
     torch.set_num_threads(max(1, threads))
     cfg = TrainConfig.from_dict({**train, **(execution or {})})
@@ -415,12 +415,16 @@ def run_training(model: dict, train: dict, pairs: list[str], vocab: str, train_s
     train_data = ParallelData(pairs, train_src, train_tgt, vocabulary, model_cfg.max_positions)
     dev_data = ParallelData(pairs, dev_src, dev_tgt, vocabulary, model_cfg.max_positions)
     table = None
+    init_digest = model_digest(load_checkpoint(init)["model"]) if init else None
     if masks is not None:
         _, pair_masks, meta = load_masks(masks, pairs, site_widths(model_cfg))
+        check_masks_model(masks, meta, init_digest, init)  # the neurons they keep are init's
         table = MaskTable(pair_masks, pairs, device)
         log.info("masks %s (%s): each pair keeps %.1f%% of the neurons on average", masks, meta, 100 * table.active_share())
     arrays = [*train_src, *train_tgt, *dev_src, *dev_tgt]
-    provenance = {"init_sha256": sha256sum(init) if init else None, "masks_sha256": sha256sum(masks) if masks else None,
+    # what the run starts from: init by its tensors (a checkpoint's bytes differ at every save), the
+    # masks and data by their bytes (written the same at every rerun)
+    provenance = {"init_model_digest": init_digest, "masks_sha256": sha256sum(masks) if masks else None,
                   "data_sha256": files_digest([vocab, *arrays, *map(offsets_path, arrays), *dev_references])}
     trainer = Trainer(model_cfg, cfg, train_data, dev_data, [read_lines(r) for r in dev_references],
                       RunFiles.of(checkpoint, card, train_log), init=init, masks_for=table, provenance=provenance,

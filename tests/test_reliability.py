@@ -11,15 +11,17 @@ import numpy as np
 import pytest
 import torch
 from make_fixtures import make_bible_wheel, make_iwslt_archives
-from safetensors.torch import save_file
 from toy import make_toy_experiment
 
 from neuralloc import layout
-from neuralloc.allocate import read_importance, write_masks
+from neuralloc.allocate import read_importance, run_allocation, write_masks
+from neuralloc.checkpoint import load_checkpoint, save_checkpoint
 from neuralloc.config import validate
 from neuralloc.corpora import prepare_corpus, text_keys
-from neuralloc.importance import save_importance
+from neuralloc.fileio import write_safetensors
+from neuralloc.importance import run_importance, save_importance
 from neuralloc.masking import MaskError, load_masks
+from neuralloc.sites import KINDS
 from neuralloc.model import ModelConfig
 from neuralloc.train import TrainConfig, experiment_trainer, run_training
 from neuralloc.translate import translate_split
@@ -43,38 +45,49 @@ def trained(tmp_path_factory):
 
 
 def _write(path, masks, dtype=None, general=None):
-    """A masks file as allocate writes it, or (``dtype``) with non-boolean values."""
-    general = general or {s: np.zeros_like(m) for s, m in next(iter(masks.values())).items()}
-    if dtype is None:
+    """A masks file as allocate writes it, or in its format with non-boolean values (``dtype``) or
+    other general neurons (``general``; default none)."""
+    if dtype is None and general is None:
+        general = {s: np.zeros_like(m) for s, m in next(iter(masks.values())).items()}
         write_masks(path, general, masks, {"pairs": ",".join(masks)}, f"{path}.csv", f"{path}.json")
         return path
-    tensors = {f"{p}/{s}": torch.tensor(m, dtype=dtype) for p, sites in masks.items() for s, m in sites.items()}
-    save_file(tensors, str(path), metadata={"pairs": ",".join(masks)})
+    tensors = {f"{p}/{s}": np.asarray(m, dtype=dtype or bool) for p, sites in masks.items() for s, m in sites.items()}
+    tensors.update({f"general/{s}": g for s, g in (general or {}).items()})
+    write_safetensors(path, tensors, {"pairs": ",".join(masks)})
     return path
 
 
 def _bad_masks(masks, widths):
+    """case -> (pair masks, dtype, the error it gets, general neurons)."""
     site = next(iter(widths))
     width_one = {p: {**m, site: m[site][:1]} for p, m in masks.items()}
     missing_site = {p: {s: v for s, v in m.items() if s != site} for p, m in masks.items()}
     extra_site = {p: {**m, "encoder.layers.9.ffn.fc1": m[site]} for p, m in masks.items()}
+    general = {s: np.zeros(w, dtype=bool) for s, w in widths.items()}
     return {
-        "width-1 mask": (width_one, None, re.escape(f"at {site} has shape (1,), but the site has {widths[site]} neurons")),
-        "missing site": (missing_site, None, f"no mask for its sites {site}"),
-        "site the model lacks": (extra_site, None, "masks for sites it lacks encoder.layers.9.ffn.fc1"),
-        "halves": ({p: {s: np.full(v.shape, 0.5) for s, v in m.items()} for p, m in masks.items()}, torch.float32,
-                   "float32 values; masks are boolean"),
-        "NaN": ({p: {s: np.full(v.shape, np.nan) for s, v in m.items()} for p, m in masks.items()}, torch.float32,
-                "masks are boolean"),
-        "missing pair": ({"en-it": masks["en-it"]}, None, r"no masks for pairs \['it-en'\]"),
+        "width-1 mask": (width_one, None, re.escape(f"at {site} has shape (1,), but the site has {widths[site]} neurons"), None),
+        "missing site": (missing_site, None, f"no mask for its sites {site}", None),
+        "site the model lacks": (extra_site, None, "masks for sites it lacks encoder.layers.9.ffn.fc1", None),
+        "halves": ({p: {s: np.full(v.shape, 0.5) for s, v in m.items()} for p, m in masks.items()}, np.float32,
+                   "float32 values; masks are boolean", None),
+        "NaN": ({p: {s: np.full(v.shape, np.nan) for s, v in m.items()} for p, m in masks.items()}, np.float32,
+                "masks are boolean", None),
+        "missing pair": ({"en-it": masks["en-it"]}, None, r"no masks for pairs \['it-en'\]", None),
+        # the general neurons drive erasure (Figure 5): they must fit the model too, and be every pair's
+        "general of another width": (masks, None, re.escape(f"general at {site} has shape ({widths[site] + 1},)"),
+                                     {**general, site: np.zeros(widths[site] + 1, dtype=bool)}),
+        "general missing a site": (masks, None, f"the masks of general do not fit the model: no mask for its sites {site}",
+                                   {s: g for s, g in general.items() if s != site}),
+        "general off in a pair": (masks, None, f"leaves off general neurons", {s: np.ones(w, dtype=bool) for s, w in widths.items()}),
     }
 
 
-@pytest.mark.parametrize("case", ["width-1 mask", "missing site", "site the model lacks", "halves", "NaN", "missing pair"])
+@pytest.mark.parametrize("case", ["width-1 mask", "missing site", "site the model lacks", "halves", "NaN", "missing pair",
+                                  "general of another width", "general missing a site", "general off in a pair"])
 def test_a_masks_file_that_does_not_fit_is_refused_by_fine_tuning_and_translation(trained, tmp_path, case):
     root, checkpoint, widths, masks = trained
-    bad, dtype, message = _bad_masks(masks, widths)[case]
-    path = _write(tmp_path / "masks.safetensors", bad, dtype)
+    bad, dtype, message, general = _bad_masks(masks, widths)[case]
+    path = _write(tmp_path / "masks.safetensors", bad, dtype, general)
     with pytest.raises(MaskError, match=message):
         load_masks(path, PAIRS, widths)
     with pytest.raises(MaskError, match=message):
@@ -97,6 +110,71 @@ def test_masks_that_fit_load(trained, tmp_path):
     assert all((loaded[p][s] == masks[p][s]).all() for p in PAIRS for s in widths)
 
 
+def _training_files(root, out):
+    data = {f"{split}_{side}": [layout.encoded(str(root), split, p, side) for p in PAIRS]
+            for split in ("train", "dev") for side in ("src", "tgt")}
+    return {**data, "vocab": layout.vocab(str(root)), "dev_references": [layout.raw(str(root), "dev", p, "tgt") for p in PAIRS],
+            "checkpoint": str(out / "checkpoint_best.pt"), "card": str(out / "model.json"), "train_log": str(out / "train_log.csv")}
+
+
+def _allocate_from(checkpoint, root, out):
+    """Importance of every pair measured on ``checkpoint`` by the importance rule's entry point, and
+    the masks allocated from it."""
+    files = []
+    for pair in PAIRS:
+        files.append(str(out / f"{pair}.safetensors"))
+        run_importance(str(checkpoint), layout.vocab(str(root)), [layout.encoded(str(root), "dev", pair, "src")],
+                       [layout.encoded(str(root), "dev", pair, "tgt")], [pair], pair, "te", files[-1], 0.1, None)
+    masks = out / "masks.safetensors"
+    run_allocation(files, PAIRS, 0.5, 0.5, "pair", list(KINDS), str(masks), str(out / "c.csv"), str(out / "c.json"))
+    return masks
+
+
+def test_masks_measured_on_another_model_are_refused_where_they_are_used(trained, tmp_path):
+    """Importance files that agree with each other but were measured on another checkpoint give
+    masks that fine-tuning refuses (the masks name the model by its tensors, not by file bytes);
+    translation refuses masks other than those its model was fine-tuned with."""
+    root, checkpoint, _, _ = trained
+    state = load_checkpoint(checkpoint)
+    state["model"] = {k: v + 1e-3 if k.endswith("fc1.weight") else v for k, v in state["model"].items()}
+    other = tmp_path / "other.pt"
+    save_checkpoint(state, other)
+    same = tmp_path / "same.pt"  # the same weights saved again: other bytes, the same model
+    save_checkpoint(load_checkpoint(checkpoint), same)
+    foreign = _allocate_from(other, root, tmp_path / "foreign")
+    own = _allocate_from(same, root, tmp_path / "own")
+    job = {"model": MODEL, "train": {"max_updates": 1, "valid_bleu_sentences": 0}, "pairs": PAIRS, "init": str(checkpoint)}
+    with pytest.raises(MaskError, match=f"{foreign} was allocated from the importance of another model .*, not from {checkpoint}"):
+        run_training(**job, **_training_files(root, tmp_path / "ft-foreign"), masks=str(foreign))
+    run_training(**job, **_training_files(root, tmp_path / "ft"), masks=str(own))
+    finetuned = str(tmp_path / "ft/checkpoint_best.pt")
+    sources = [layout.encoded(str(root), "test", p, "src") for p in PAIRS]
+    outputs = [str(tmp_path / f"{p}.txt") for p in PAIRS]
+    translate_split(PAIRS, [finetuned], layout.vocab(str(root)), sources, outputs, {"beam": 1}, masks=str(own))
+    with pytest.raises(MaskError, match=f"{foreign} is not the masks file {finetuned} was fine-tuned with"):
+        translate_split(PAIRS, [finetuned], layout.vocab(str(root)), sources, outputs, {"beam": 1}, masks=str(foreign))
+    with pytest.raises(MaskError, match=f"{checkpoint} was trained without masks"):
+        translate_split(PAIRS, [str(checkpoint)], layout.vocab(str(root)), sources, outputs, {"beam": 1}, masks=str(own))
+
+
+def test_masks_and_importance_written_twice_are_the_same_bytes(trained, tmp_path):
+    """The safetensors library writes its header from hash maps (another key order at every save):
+    ours sorts it, so a rerun that computes the same masks writes the same file."""
+    _, _, widths, masks = trained
+    general = {s: m & masks["it-en"][s] for s, m in masks["en-it"].items()}
+    meta = {"rho": 0.5, "k": 0.7, "variant": "pair", "pairs": ",".join(PAIRS), "threshold": "ge", "method": "te",
+            "model_digest": "ab" * 32, "general_count": "floor", "general_ties": "stable"}
+    vectors = {s: torch.rand(w) for s, w in widths.items()}
+    for i in range(2):
+        write_masks(tmp_path / f"m{i}.safetensors", general, masks, meta, tmp_path / f"m{i}.csv", tmp_path / f"m{i}.json")
+        save_importance(tmp_path / f"i{i}.safetensors", vectors, {"pair": "en-it", **meta})
+    for name in ("m{}.safetensors", "m{}.csv", "m{}.json", "i{}.safetensors"):
+        assert (tmp_path / name.format(0)).read_bytes() == (tmp_path / name.format(1)).read_bytes(), name
+    g, m, read_meta = load_masks(tmp_path / "m0.safetensors", PAIRS, widths)
+    assert read_meta == {k: str(v) for k, v in meta.items()}
+    assert all((m[p][s] == masks[p][s]).all() and (g[s] == general[s]).all() for p in PAIRS for s in widths)
+
+
 def _importance(tmp_path, metas, widths=None):
     paths = []
     for pair, meta in zip(PAIRS, metas):
@@ -107,9 +185,9 @@ def _importance(tmp_path, metas, widths=None):
 
 
 @pytest.mark.parametrize("metas,message", [
-    ([{"method": "te", "checkpoint_sha256": "a"}, {"method": "av", "checkpoint_sha256": "a"}], "disagree on their method"),
-    ([{"method": "te", "checkpoint_sha256": "a"}, {"method": "te", "checkpoint_sha256": "b"}],
-     "disagree on their checkpoint_sha256"),
+    ([{"method": "te", "model_digest": "a"}, {"method": "av", "model_digest": "a"}], "disagree on their method"),
+    ([{"method": "te", "model_digest": "a"}, {"method": "te", "model_digest": "b"}],
+     "disagree on their model_digest"),
 ])
 def test_allocation_refuses_importance_of_different_methods_or_checkpoints(tmp_path, metas, message):
     with pytest.raises(ValueError, match=message):
@@ -117,7 +195,7 @@ def test_allocation_refuses_importance_of_different_methods_or_checkpoints(tmp_p
 
 
 def test_allocation_names_the_pair_and_site_of_a_shape_mismatch(tmp_path):
-    meta = {"method": "te", "checkpoint_sha256": "a"}
+    meta = {"method": "te", "model_digest": "a"}
     widths = {"en-it": {"encoder.layers.0.ffn.fc1": 4}, "it-en": {"encoder.layers.0.ffn.fc1": 6}}
     with pytest.raises(ValueError, match=r"importance of it-en at encoder.layers.0.ffn.fc1 has shape \(6,\)"):
         read_importance(_importance(tmp_path, [meta, meta], widths), PAIRS)

@@ -196,7 +196,7 @@ def test_released_code_reading_computes_what_the_authors_code_does(workflow_run)
     exp = workflow_run / "results" / "tests"
     run = exp / "seed1"
     pairs = ["it-en", "en-it", "ro-en", "en-ro"]
-    model, vocab, _ = load_for_inference(str(run / "models/multilingual/checkpoint_best.pt"), str(exp / "data/dict.txt"), 1)
+    model, vocab, _, _ = load_for_inference(str(run / "models/multilingual/checkpoint_best.pt"), str(exp / "data/dict.txt"), 1)
     data = ParallelData.from_experiment(exp, "dev", pairs, vocab, model.cfg.max_positions)
     for method in ("te", "av"):
         ref = {p: released_importance(model, data, p, method) for p in pairs}
