@@ -31,7 +31,8 @@ from .fileio import files_digest, read_lines, sha256sum
 from .logs import progress
 from .loss import label_smoothed_loss
 from .model import ModelConfig, SiteContext, Transformer, context_maker, site_widths
-from .resume import CsvLog, RunFiles, finish, fingerprint, plain_config, resumable_state, save_state, write_model_card
+from .resume import (CsvLog, RunFiles, finish, fingerprint, plain_config, resumable_state, save_state, validates_at,
+                     write_model_card)
 from .validation import selection_metric, validate
 from .vocab import Vocabulary
 
@@ -166,6 +167,9 @@ class Trainer:
         self.context_for = context_maker(model_cfg, self.pairs, masks_for, self.device)
         self.fingerprint = fingerprint(model_cfg.to_dict(), plain_config(cfg), self.pairs, self.vocab.tokens,
                                        self.provenance)
+        # on a CPU the thread count changes the float rounding of training, so the weights (measured:
+        # docs/benchmarks.md): a state is resumed only at the thread count it was made with
+        self.cpu_threads = torch.get_num_threads() if self.device.type == "cpu" else None
         self.update, self.epoch, self.batch_in_epoch = 0, 0, 0
         self.best: float | None = None
         self.validated_at: int | None = None  # the update of the last validation
@@ -180,7 +184,7 @@ class Trainer:
         log_rows: list[dict] = []
         state = None
         if self.world.main:
-            state = resumable_state(self.files, self.fingerprint, self.cfg.max_updates)
+            state = resumable_state(self.files, self.fingerprint, plain_config(self.cfg), self.cpu_threads)
         self.world.barrier()
         if not self.world.main and self.files.last.exists():  # kept by rank 0: this run's
             state = load_checkpoint(self.files.last)
@@ -202,9 +206,6 @@ class Trainer:
         self.optimizer.load_state_dict(optimizer_state(state["optimizer"], self.fused))
         self.update, self.epoch, self.batch_in_epoch = state["update"], state["epoch"], state["batch_in_epoch"]
         self.best, self.validated_at = state["best"], state["validated_at"]
-        if self.best is not None and not self.files.best.exists():
-            log.warning("%s is missing: the best score so far is forgotten", self.files.best)
-            self.best = None
         torch.set_rng_state(state["rng_cpu"])
         restore_cuda_rng(state.get("rng_cuda"), self.device)
         log.info("resumed from %s at update %d (epoch %d, batch %d)", self.files.last, self.update, self.epoch,
@@ -219,7 +220,8 @@ class Trainer:
             "pairs": self.pairs,
             "update": self.update, "epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch,
             "best": self.best, "validated_at": self.validated_at, "metric": metric,
-            "fingerprint": self.fingerprint, "provenance": self.provenance, "log_rows": self.csv.rows,
+            "fingerprint": self.fingerprint, "provenance": self.provenance, "cpu_threads": self.cpu_threads,
+            "log_rows": self.csv.rows,
             "rng_cpu": torch.get_rng_state(),
             # the stream of the GPU this run uses, not of every visible one: a resume may see fewer
             "rng_cuda": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None,
@@ -372,7 +374,7 @@ class Trainer:
                     if bar.disable and self.world.main:  # no terminal: the log file gets the progress instead
                         log.info("update %d loss %.4f lr %.3e %.0f tok/s", self.update, loss, lr, tps)
                     window_tok, window_t = 0, now
-                if self.update % cfg.validate_interval == 0 and self.update < cfg.max_updates:
+                if validates_at(self.update, cfg.validate_interval, cfg.max_updates):
                     self._validate_and_save(time.time() - start)
                 if self.update >= cfg.max_updates:
                     stop = True

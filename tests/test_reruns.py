@@ -17,8 +17,7 @@ import torch
 import yaml
 from conftest import REPO, changed, run_snakemake
 
-from neuralloc.checkpoint import load_checkpoint
-from neuralloc.fileio import sha256sum
+from neuralloc.checkpoint import load_checkpoint, model_digest
 
 PAIRS = ["it-en", "en-it"]
 MODELS = "results/tests/seed1/models"
@@ -75,7 +74,7 @@ def test_a_lower_max_updates_gives_the_shorter_model_and_the_control_restarts_fr
     assert multilingual["update"] == 20
     assert rows(built / MODELS / "multilingual/train_log.csv", "train")[-1][0] == "20"
     continued = load_checkpoint(built / MODELS / "continued/checkpoint_best.pt")
-    assert continued["provenance"]["init_sha256"] == sha256sum(built / MODELS / "multilingual/checkpoint_best.pt")
+    assert continued["provenance"]["init_model_digest"] == model_digest(multilingual["model"])
 
 
 def _training_process(snakemake: psutil.Process, script: str) -> psutil.Process | None:
