@@ -33,7 +33,7 @@ from .loss import label_smoothed_loss
 from .model import ModelConfig, SiteContext, Transformer, context_maker, site_widths
 from .resume import (CsvLog, RunFiles, finish, fingerprint, plain_config, resumable_state, save_state, validates_at,
                      write_model_card)
-from .validation import selection_metric, validate
+from .validation import dev_trend, selection_metric, validate
 from .vocab import Vocabulary
 
 log = logging.getLogger(__name__)
@@ -118,6 +118,11 @@ def restore_cuda_rng(saved, device: torch.device) -> None:
 
 class Interrupted(RuntimeError):
     """Training stopped on request (SIGTERM, SIGINT) after saving its resume state."""
+
+
+class Diverged(RuntimeError):
+    """A loss became NaN or infinite: training stopped, its resume state left at its last finite
+    validation."""
 
 
 class Trainer:
@@ -297,14 +302,27 @@ class Trainer:
 
     # ---- validation --------------------------------------------------------------------------
     def _validate_and_save(self, wall: float) -> None:
-        """Rank 0 validates and writes the checkpoints; the other ranks wait for it."""
-        if self.world.main:
-            self._validate_and_save_main(wall)
+        """Rank 0 validates and writes the checkpoints; the other ranks wait for it, and all stop
+        together if the dev loss is not finite."""
+        bad = self._validate_and_save_main(wall) if self.world.main else None
         self.world.barrier()
+        if self.world.any(bad is not None):
+            self._diverged(bad or "rank 0 found a dev loss that is not finite")
 
-    def _validate_and_save_main(self, wall: float) -> None:
+    def _diverged(self, what: str) -> None:
+        kept = (f"{self.files.resume_dir} holds the state of update {self.validated_at}, its last validation"
+                if self.validated_at else "no resume state was saved")
+        raise Diverged(f"training diverged: {what} (train.lr {self.cfg.lr}, warmup_updates {self.cfg.warmup_updates}); "
+                       f"lower train.lr or raise warmup_updates (the run then starts from scratch). Nothing was "
+                       f"published; {kept}")
+
+    def _validate_and_save_main(self, wall: float) -> str | None:
+        """Validate and save; what was not finite, without saving, if a dev loss was not."""
         results = validate(self.model, self.dev_data, self.dev_references, self.device, self.context_for,
                            self.cfg.valid_bleu_sentences, self.cfg.bf16)
+        nonfinite = {pair: r["loss"] for pair, r in results.items() if not math.isfinite(r["loss"])}
+        if nonfinite:
+            return f"the dev loss at update {self.update} is {nonfinite}"
         for pair, r in results.items():
             self.csv.write(kind="valid", update=self.update, epoch=self.epoch, pair=pair,
                            loss=f"{r['loss']:.4f}", bleu=f"{r['bleu']:.2f}" if "bleu" in r else "", wall_s=f"{wall:.1f}")
@@ -317,6 +335,7 @@ class Trainer:
                  ", ".join(f"{p} {r['loss']:.3f}" + (f"/{r['bleu']:.1f}" if "bleu" in r else "") for p, r in results.items()),
                  " (best)" if is_best else "")
         self.save(best=is_best, metric=metric)
+        return None
 
     def _stop(self) -> None:
         """Save the resume state at this update and stop (every rank)."""
@@ -365,6 +384,8 @@ class Trainer:
                 bar.update(1)
                 if self.update % cfg.log_interval == 0 or self.update == cfg.max_updates:
                     loss = self.world.sum(float(loss), device=self.device)[0]  # the whole batch's
+                    if not math.isfinite(loss):  # every rank sees the same sum: all stop here
+                        self._diverged(f"the training loss at update {self.update} is {loss}")
                     now = time.time()
                     tps = window_tok / max(now - window_t, 1e-9)
                     lr = self.optimizer.param_groups[0]["lr"]
@@ -388,6 +409,10 @@ class Trainer:
         if self.validated_at != self.update:  # not when a resumed state had validated already
             self._validate_and_save(time.time() - start)
         if self.world.main:
+            trend = dev_trend(self.csv.rows, cfg.best_by)
+            if trend and trend["worse"]:
+                log.warning("%s: %s", self.name, trend["warning"])
+            write_model_card(self.files.card, self.model.num_parameters(), self.model.cfg.to_dict(), trend)
             finish(self.files)
         self.world.barrier()
         log.info("done: %d updates in %.1f s; best weights in %s", self.update, time.time() - start, self.files.checkpoint)

@@ -218,13 +218,15 @@ def table_inputs(wildcards):
 
 
 def claims_inputs(wildcards):
-    """The tables' and figures' CSVs the claims read, and the first seed's hypotheses (systems, then
-    pairs) with the references for the bootstrap of average gains."""
+    """The tables' and figures' CSVs the claims read, the first seed's hypotheses (systems, then
+    pairs) with the references for the bootstrap of average gains, and the model cards of every
+    model behind a table (how each trained)."""
     return {
         "tables": [layout.table(EXP, name, "csv") for name in design.table_layout(config)],
         "figures": [layout.figure(EXP, stem, "csv") for stem in design.claim_figures(config)],
         "hypotheses": [layout.translations(FIRST, s, SPLIT, p) for s in design.claim_hypothesis_systems(config) for p in PAIRS],
         "references": [layout.raw(EXP, SPLIT, p, "tgt") for p in PAIRS],
+        "cards": [layout.model_file(layout.run(EXP, seed), m, "model.json") for seed, m in design.trained_models(config)],
     }
 
 

@@ -1,5 +1,6 @@
 import csv
 import io
+import json
 import re
 import shutil
 import sys
@@ -342,6 +343,53 @@ def test_a_damaged_state_is_set_aside_and_the_rerun_ends_as_an_uninterrupted_one
     a, b = load_checkpoint(done / "checkpoint_best.pt"), load_checkpoint(tmp_path / "m/checkpoint_best.pt")
     assert a["update"] == b["update"] == BEST_AT and all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
     assert (tmp_path / "m/resume.stale").exists()
+
+
+@pytest.mark.parametrize("found_by", ["training loss", "dev loss"])
+def test_a_diverging_run_stops_and_publishes_nothing(tmp_path, found_by):
+    """train.lr 50 makes the toy model's loss NaN within a few updates: it used to train on and
+    publish a NaN model (best by a NaN dev loss). Now it stops, with its resume state left at its
+    last finite validation."""
+    root = make_toy_experiment(tmp_path / "toy", pairs=("en-it", "it-en"), n_train=100)
+    logged = found_by == "training loss"
+    cfg = TrainConfig(max_tokens=200, lr=50.0, warmup_updates=2, max_updates=30, log_interval=2 if logged else 100,
+                      validate_interval=100 if logged else 2, valid_bleu_sentences=0, seed=3)
+    t = experiment_trainer(root, small_model(dropout=0.0), cfg, ["en-it", "it-en"], tmp_path / "m")
+    with pytest.raises(train.Diverged, match=f"training diverged: the {found_by} at update \\d+ is .*nan.*lower train.lr"):
+        t.train()
+    assert not (tmp_path / "m/checkpoint_best.pt").exists()
+    if not logged:
+        state = load_checkpoint(tmp_path / "m/resume/last.pt")
+        assert state["update"] < t.update and all(torch.isfinite(v).all() for v in state["model"].values())
+
+
+def test_a_model_that_ends_worse_on_dev_than_it_started_is_flagged(tmp_path, monkeypatch, caplog):
+    """A finite divergence (dev loss up from its first validation to its last): the log, the model
+    card, the run summary and the claims say so."""
+    from neuralloc import claims, layout
+    from neuralloc.summary import summary
+
+    validations = []
+
+    def rising(model, dev, *args, **kwargs):  # every validation's dev loss above the one before
+        validations.append(1)
+        return {p: {"loss": 1.0 + len(validations)} for p in dev.pairs}
+
+    monkeypatch.setattr(train, "validate", rising)
+    root = make_toy_experiment(tmp_path / "toy", pairs=("en-it", "it-en"), n_train=50)
+    run = tmp_path / "exp/seed1"
+    cfg = TrainConfig(max_tokens=200, warmup_updates=2, max_updates=6, log_interval=2, validate_interval=2, valid_bleu_sentences=0)
+    experiment_trainer(root, small_model(), cfg, ["en-it", "it-en"], layout.model_dir(str(run), "multilingual")).train()
+    card = json.loads(open(layout.model_file(str(run), "multilingual", "model.json")).read())
+    trend = card["dev_trend"]
+    assert trend["worse"] and trend["first_update"] == 2 and trend["last_update"] == 6 and trend["last"] > trend["first"]
+    assert "multilingual: its dev loss went from" in caplog.text and "diverged or overfit" in caplog.text
+    out = summary(str(tmp_path / "exp"), str(run), ["multilingual"], ["en-it", "it-en"], "test")
+    assert "models that ended worse on dev" in out and "multilingual: its dev loss went from" in out
+    verdict = claims.models_trained({"multilingual (seed 1)": trend, "continued (seed 1)": {**trend, "worse": False}})
+    assert verdict.verdict == claims.NOT_HELD and verdict.measured.startswith("multilingual (seed 1): dev loss")
+    assert claims.models_trained({"continued (seed 1)": {**trend, "worse": False}}).verdict == claims.HELD
+    assert claims.models_trained({"multilingual (seed 1)": None}).verdict == claims.NOT_RUN
 
 
 def test_checkpoint_errors(tmp_path):
