@@ -1,5 +1,5 @@
-"""Atomic writes, checksums, line-oriented text files and safetensors files with the same bytes
-at every write.
+"""Atomic writes, checksums, line-oriented text files, safetensors files with the same bytes at
+every write, and the lock that keeps two workflow runs out of one experiment directory.
 
 Every artifact is written to a temporary sibling and renamed into place, so a killed job never
 leaves a file that looks finished. Text files are split on ``\\n`` only: verses can hold
@@ -9,9 +9,12 @@ characters such as U+0085 that ``str.splitlines`` would treat as line breaks.
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
 import hashlib
 import json
 import os
+import socket
 import struct
 import tempfile
 from pathlib import Path
@@ -145,3 +148,46 @@ def write_safetensors(path: str | os.PathLike, tensors: dict[str, np.ndarray], m
         f.write(text)
         for data in blobs:
             f.write(data)
+
+
+_EXPERIMENT_LOCKS: list = []  # the open lock files of this process: held until it exits
+
+
+class ExperimentLocked(RuntimeError):
+    """Another workflow run, from another working directory, writes the experiment directory."""
+
+
+def lock_experiment(exp: str | os.PathLike) -> None:
+    """Keep runs from other working directories out of ``exp`` while this process lives (two working
+    directories can share a ``results_dir``; Snakemake locks only its own working directory, and
+    lets runs there share an experiment where their outputs do not overlap). Each run holds a shared
+    ``flock`` on its working directory's file in ``{exp}/.locks/``, released by the kernel however
+    the process ends, and refuses to start while another working directory's file is held. Two runs
+    starting at once from two directories may both refuse; never both start."""
+    cwd = os.path.realpath(os.getcwd())
+    locks = Path(exp) / ".locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    mine = locks / f"{hashlib.sha256(cwd.encode()).hexdigest()[:16]}.lock"
+    f = open(mine, "a+", encoding="utf-8")
+    fcntl.flock(f, fcntl.LOCK_SH)  # waits only while another run probes it (below)
+    f.seek(0)
+    f.truncate()
+    f.write(f"pid {os.getpid()} on {socket.gethostname()}, working directory {cwd}\n")
+    f.flush()
+    _EXPERIMENT_LOCKS.append(f)
+    for other in sorted(locks.glob("*.lock")):
+        if other == mine:
+            continue
+        with open(other, "a+", encoding="utf-8") as g:
+            try:
+                fcntl.flock(g, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as e:
+                if e.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                g.seek(0)
+                holder = g.read().strip() or "a process"
+                raise ExperimentLocked(
+                    f"{exp} is being written by a run from another working directory ({holder}); two runs on one "
+                    "experiment directory overwrite each other's files. Wait for it to end, or give this run an "
+                    "experiment directory of its own (experiment=NAME or results_dir=DIR)") from None
+            fcntl.flock(g, fcntl.LOCK_UN)  # not running: nothing to wait for
