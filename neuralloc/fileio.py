@@ -37,9 +37,31 @@ class DataError(ValueError):
     verse) and what to do."""
 
 
+# Below this many free bytes, a write that failed is taken for one that found the disk full.
+NEARLY_FULL = 1 << 20
+
+
+def _disk_full(error: BaseException, directory: Path) -> bool:
+    """Whether ``error`` (raised while writing into ``directory``) comes from a full disk: an
+    ENOSPC anywhere in its chain, or (torch.save says only "unexpected pos") a filesystem with
+    next to no space left."""
+    e: BaseException | None = error
+    while e is not None:
+        if isinstance(e, OSError) and e.errno == errno.ENOSPC:
+            return True
+        e = e.__cause__ or e.__context__
+    try:
+        st = os.statvfs(directory)
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize < NEARLY_FULL
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it to ``path`` only if the block succeeds."""
+    """Yield a temporary path beside ``path``; rename it to ``path`` only if the block succeeds. A
+    block that fails on a full disk raises ``OSError(ENOSPC)`` naming ``path``, whatever the writer
+    said (torch: "unexpected pos 220736 vs 220624")."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -48,6 +70,13 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     try:
         yield tmp
         publish(tmp, path)
+    except Exception as e:
+        if _disk_full(e, path.parent):  # judged before the partial file goes, while the disk is still full
+            free = os.statvfs(path.parent)
+            raise OSError(errno.ENOSPC, f"no space left on device: writing {path} failed with "
+                          f"{free.f_bavail * free.f_frsize:,} bytes free on its filesystem ({type(e).__name__}: {e}); "
+                          "free some space (or move results_dir) and rerun: nothing partial was left") from e
+        raise
     finally:
         if tmp.exists():
             tmp.unlink()

@@ -294,6 +294,32 @@ def test_text_that_is_not_utf8_is_refused_naming_the_file_line_or_verse(tmp_path
         prepare_bible(wheel, [("it", "en")], {"it": "1", "en": "4"}, 5, 5, None, 1)
 
 
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 256 KiB filesystem of its own (a tmpfs: needs root; skipped where mounting is not allowed)."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        pytest.skip(f"cannot mount a small filesystem here: {proc.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_a_full_disk_is_named_as_such_with_the_file_and_leaves_nothing_partial(small_disk):
+    """torch.save on a full disk says only 'unexpected pos 768 vs 662'."""
+    target = small_disk / "models/checkpoint_best.pt"
+    with pytest.raises(OSError, match=f"no space left on device: writing {target} failed .*unexpected pos") as e:
+        save_checkpoint({"model": {"w": torch.zeros(100_000)}, "model_config": {}}, target)
+    assert e.value.errno == 28
+    masks = small_disk / "masks.safetensors"
+    with pytest.raises(OSError, match=f"no space left on device: writing {masks}"):
+        write_safetensors(masks, {"a/s": np.zeros(300_000, dtype=bool)}, {})
+    assert [p.name for p in small_disk.rglob("*") if p.is_file()] == []  # no partial file, no temporary left
+
+
 def _prepare(config, files, out_dir, sha256=None):
     texts = [out_dir / f"{split}.{pair}.{side}" for split, pair, side in text_keys(config["pairs"])]
     return prepare_corpus(config, list(files), list(files.values()), texts, out_dir / "manifest.json", sha256)
