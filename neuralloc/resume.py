@@ -224,12 +224,12 @@ class CsvLog:
             csv.DictWriter(f, LOG_FIELDS).writerow(row)
 
 
-def write_model_card(path: Path, parameters: int, model_config: dict, dev_trend: dict | None = None) -> None:
+def write_model_card(path: Path, parameters: int, model_config: dict, trend: dict | None = None) -> None:
     """The model's config and exact parameter count beside its checkpoints (the tables' Para); when
-    training has ended, its dev metric at the first and last validation (``validation.dev_trend``:
-    the run summary and the claims flag a model that ended worse than it started)."""
+    training has ended, how its metric moved (``validation.training_trend``: the run summary and the
+    claims flag a model that ended worse than it started)."""
     card = {"parameters": parameters, "model_config": model_config}
-    if dev_trend is not None:
-        card["dev_trend"] = dev_trend
+    if trend is not None:
+        card["trend"] = trend
     with atomic_open(path) as f:
         json.dump(card, f, indent=1)

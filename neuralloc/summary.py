@@ -27,11 +27,11 @@ def summary(exp: str, run_dir: str, systems: list[str], pairs: list[str], split:
         card = layout.model_file(run_dir, model, "model.json")
         if os.path.exists(card):
             with open(card, encoding="utf-8") as f:
-                trend = json.load(f).get("dev_trend") or {}
+                trend = json.load(f).get("trend") or {}
             if trend.get("worse"):
                 worse.append(f"  {model}: {trend['warning']}")
     if worse:
-        lines += ["", "== warning: models that ended worse on dev than at their first validation"] + worse
+        lines += ["", "== warning: models that ended worse than they started"] + worse
     claims = layout.table(exp, "claims", "md")
     where = [("tables (CSV, Markdown, LaTeX, HTML)", f"{exp}/tables/"), ("figures (PNG, PDF, CSV)", f"{exp}/figures/"),
              ("the paper's claims checked", claims), ("logs of the data and table jobs", f"{exp}/logs/"),

@@ -33,7 +33,7 @@ from .loss import label_smoothed_loss
 from .model import ModelConfig, SiteContext, Transformer, context_maker, site_widths
 from .resume import (CsvLog, RunFiles, finish, fingerprint, plain_config, resumable_state, save_state, validates_at,
                      write_model_card)
-from .validation import dev_trend, selection_metric, validate
+from .validation import selection_metric, training_trend, validate
 from .vocab import Vocabulary
 
 log = logging.getLogger(__name__)
@@ -409,7 +409,7 @@ class Trainer:
         if self.validated_at != self.update:  # not when a resumed state had validated already
             self._validate_and_save(time.time() - start)
         if self.world.main:
-            trend = dev_trend(self.csv.rows, cfg.best_by)
+            trend = training_trend(self.csv.rows, cfg.best_by)
             if trend and trend["worse"]:
                 log.warning("%s: %s", self.name, trend["warning"])
             write_model_card(self.files.card, self.model.num_parameters(), self.model.cfg.to_dict(), trend)

@@ -363,11 +363,12 @@ def test_a_diverging_run_stops_and_publishes_nothing(tmp_path, found_by):
         assert state["update"] < t.update and all(torch.isfinite(v).all() for v in state["model"].values())
 
 
-def test_a_model_that_ends_worse_on_dev_than_it_started_is_flagged(tmp_path, monkeypatch, caplog):
-    """A finite divergence (dev loss up from its first validation to its last): the log, the model
-    card, the run summary and the claims say so."""
+def test_a_model_that_ends_worse_than_it_started_is_flagged(tmp_path, monkeypatch, caplog):
+    """A finite divergence (dev loss up from its first validation to its last; the training loss,
+    where a run validates once): the log, the model card, the run summary and the claims say so."""
     from neuralloc import claims, layout
     from neuralloc.summary import summary
+    from neuralloc.validation import training_trend
 
     validations = []
 
@@ -381,15 +382,23 @@ def test_a_model_that_ends_worse_on_dev_than_it_started_is_flagged(tmp_path, mon
     cfg = TrainConfig(max_tokens=200, warmup_updates=2, max_updates=6, log_interval=2, validate_interval=2, valid_bleu_sentences=0)
     experiment_trainer(root, small_model(), cfg, ["en-it", "it-en"], layout.model_dir(str(run), "multilingual")).train()
     card = json.loads(open(layout.model_file(str(run), "multilingual", "model.json")).read())
-    trend = card["dev_trend"]
-    assert trend["worse"] and trend["first_update"] == 2 and trend["last_update"] == 6 and trend["last"] > trend["first"]
-    assert "multilingual: its dev loss went from" in caplog.text and "diverged or overfit" in caplog.text
+    trend = card["trend"]
+    assert trend["worse"] and trend["metric"] == "dev loss" and (trend["first_update"], trend["last_update"]) == (2, 6)
+    assert "multilingual: its dev loss went from 2.0000 at update 2 to 4.0000 at update 6" in caplog.text
     out = summary(str(tmp_path / "exp"), str(run), ["multilingual"], ["en-it", "it-en"], "test")
-    assert "models that ended worse on dev" in out and "multilingual: its dev loss went from" in out
+    assert "models that ended worse than they started" in out and "multilingual: its dev loss went from" in out
     verdict = claims.models_trained({"multilingual (seed 1)": trend, "continued (seed 1)": {**trend, "worse": False}})
-    assert verdict.verdict == claims.NOT_HELD and verdict.measured.startswith("multilingual (seed 1): dev loss")
+    assert verdict.verdict == claims.NOT_HELD and verdict.measured.startswith("multilingual (seed 1): dev loss 2 at update 2")
     assert claims.models_trained({"continued (seed 1)": {**trend, "worse": False}}).verdict == claims.HELD
     assert claims.models_trained({"multilingual (seed 1)": None}).verdict == claims.NOT_RUN
+    # validated once (the tests config at train.lr 50: loss 1,352 -> 25,781): the training loss tells
+    rows = [{"kind": "train", "update": str(u), "loss": str(x)} for u, x in ((10, 1352.0), (20, 9000.0), (30, 25781.0))]
+    rows.append({"kind": "valid", "update": "30", "pair": "it-en", "loss": "3000.0", "bleu": "0.00"})
+    lr50 = training_trend(rows, "loss")
+    assert lr50["worse"] and lr50["metric"] == "training loss" and (lr50["first"], lr50["last"]) == (1352.0, 25781.0)
+    falling = [{**r, "loss": str(30000.0 - float(r["loss"]))} if r["kind"] == "train" else r for r in rows]
+    assert not training_trend(falling, "loss")["worse"]
+    assert training_trend(rows[:1] + rows[-1:], "loss") is None  # one log row, one validation: nothing to compare
 
 
 def test_checkpoint_errors(tmp_path):
