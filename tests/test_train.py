@@ -272,7 +272,15 @@ RESUME_CASES = {
     "BLEU sentences that pick the best": (_state(best_by="bleu"), {"valid_bleu_sentences": 9}, "valid_bleu_sentences 5"),
     "BLEU sentences only logged": (_state(), {"valid_bleu_sentences": 9}, None),
     "log_interval, keep_last": (_state(), {"log_interval": 7, "keep_last": 2}, None),
+    "device, compile, timeout": (_state(), {"device": "cuda", "compile": True, "distributed_timeout_min": 5}, None),
 }
+
+
+def test_every_resumable_setting_has_a_case():
+    """A setting added to RESUMABLE_CHANGES must be classified here: a bound, or no bound."""
+    from neuralloc.resume import RESUMABLE_CHANGES
+
+    assert set(RESUMABLE_CHANGES) == {k for _, changes, _ in RESUME_CASES.values() for k in changes}
 
 
 @pytest.mark.parametrize("case", RESUME_CASES)
