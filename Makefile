@@ -4,9 +4,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 CORES  ?= all
 CONFIG ?= config.yaml
-# Settings over the config, dotted: make run SET="train.max_updates=500 decode.beam=5"
+# Settings over the config, dotted: make run SET="train.max_updates=500 decode.beam=5"; quote a value
+# that holds spaces: SET="experiment=demo2 train.adam_betas='[0.9, 0.99]'". WITH_SET puts them in
+# the recipe shell's "$@" as Snakemake's --config arguments, and stops the recipe on a malformed
+# one (a $(shell ...) would drop the parser's exit status and run the config without them).
 SET    ?=
-CONFIG_SET = $(if $(strip $(SET)),--config $(shell $(BIN)/python -m neuralloc.config $(SET)))
+WITH_SET = $(if $(strip $(SET)),args=$$($(BIN)/python -m neuralloc.config $(SET)) || exit 2; eval "set -- --config $$args";) set -x;
 # Stamp file: reinstall only when the pins or the package metadata change.
 STAMP  := $(VENV)/.installed
 
@@ -28,14 +31,14 @@ $(STAMP): requirements.txt requirements/*.txt pyproject.toml
 	touch $@
 
 run: $(STAMP)
-	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) $(CONFIG_SET)
+	@$(WITH_SET) $(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) "$$@"
 
-# What CONFIG will train, the disk its models take and GPU-hours at an assumed throughput
+# What CONFIG (with SET) will train, the disk its models take and GPU-hours at an assumed throughput
 plan: $(STAMP)
-	$(BIN)/python -m neuralloc.plan $(CONFIG)
+	$(BIN)/python -m neuralloc.plan $(CONFIG) $(SET)
 
 dry-run: $(STAMP)
-	$(BIN)/snakemake -n --cores $(CORES) --configfile $(CONFIG) $(CONFIG_SET)
+	@$(WITH_SET) $(BIN)/snakemake -n --cores $(CORES) --configfile $(CONFIG) "$$@"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests
@@ -48,7 +51,7 @@ lint: $(STAMP)
 	$(BIN)/snakemake --lint --configfile $(CONFIG)
 
 report: $(STAMP)
-	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) $(CONFIG_SET) --report report.html
+	@$(WITH_SET) $(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) --report report.html "$$@"
 
 # bench/gpu_check.sh as a lent GPU runs it, here on the CPU: the demo's data, tiny sizes (a few minutes)
 REHEARSAL := results/gpu-rehearsal

@@ -45,6 +45,14 @@ rule all:
         all_targets(),
 
 
+onstart:
+    # before the first job (not in dry runs): no run from another working directory may write this
+    # experiment directory while this one does (they can share a results_dir)
+    from neuralloc.fileio import lock_experiment
+
+    lock_experiment(EXP)
+
+
 onsuccess:
     # the main table, where everything is, and sample translations per system
     from neuralloc.summary import summary

@@ -27,9 +27,8 @@ from pathlib import Path
 
 import numpy as np
 from safetensors import safe_open
-from safetensors.numpy import save_file
 
-from .fileio import atomic_open, atomic_path
+from .fileio import atomic_open, write_safetensors
 from .languages import Pair
 from . import readings
 from .sites import KINDS, site_kind, site_side
@@ -132,8 +131,8 @@ def allocate(importance: dict[str, dict[str, np.ndarray]], pairs: list[str], rho
 
 def read_importance(paths: list[str | Path], pairs: list[str]) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, str]]:
     """pair -> site -> vector from one importance file per pair (``paths`` follow ``pairs``), and
-    their common metadata. The files must come from one importance method and one checkpoint, and
-    give every site one width."""
+    their common metadata. The files must come from one importance method and one model (their
+    ``model_digest``), and give every site one width."""
     if len(paths) != len(pairs):
         raise ValueError(f"{len(paths)} importance files for {len(pairs)} pairs ({', '.join(pairs)})")
     out, metas = {}, {}
@@ -145,7 +144,7 @@ def read_importance(paths: list[str | Path], pairs: list[str]) -> tuple[dict[str
             metas[pair] = f.metadata() or {}
         if metas[pair].get("pair", pair) != pair:
             raise ValueError(f"{path} holds the importance of {metas[pair]['pair']}, not of {pair}")
-    for key in ("method", "checkpoint_sha256"):
+    for key in ("method", "model_digest"):
         values = {pair: m.get(key) for pair, m in metas.items()}
         if len(set(values.values())) > 1:
             raise ValueError(f"importance files disagree on their {key}: {values}; recompute them from one checkpoint")
@@ -171,12 +170,12 @@ def mask_counts(general: dict[str, np.ndarray], masks: dict[str, dict[str, np.nd
 
 
 def write_masks(out: str | Path, general, masks, metadata: dict, counts_csv: str | Path, counts_json: str | Path) -> None:
-    """The masks (``general/{site}`` and ``{pair}/{site}`` bool vectors) and their per-site counts."""
+    """The masks (``general/{site}`` and ``{pair}/{site}`` bool vectors) and their per-site counts:
+    the same bytes at every write of the same masks and metadata."""
     tensors = {f"general/{s}": g for s, g in general.items()}
     for pair, sites in masks.items():
         tensors.update({f"{pair}/{s}": m for s, m in sites.items()})
-    with atomic_path(out) as tmp:
-        save_file(tensors, str(tmp), metadata={k: str(v) for k, v in metadata.items()})
+    write_safetensors(out, tensors, metadata)
     rows = mask_counts(general, masks)
     with atomic_open(counts_csv) as f:
         w = csv.DictWriter(f, ["site", "pair", "width", "general", "specific"])
@@ -202,7 +201,7 @@ def run_allocation(importance: list[str], pairs: list[str], rho: float, k: float
     general, pair_masks = allocate(vectors, pairs, float(rho), float(k), variant, site_kinds, threshold, shared, **rules)
     metadata = {"rho": rho, "k": k, "variant": variant, "pairs": ",".join(pairs), "site_kinds": ",".join(site_kinds),
                 "threshold": threshold, "first_layer_qkv": first_layer_qkv, **rules,
-                "method": meta.get("method", ""), "checkpoint_sha256": meta.get("checkpoint_sha256", "")}
+                "method": meta.get("method", ""), "model_digest": meta.get("model_digest", "")}
     write_masks(masks, general, pair_masks, metadata, counts_csv, counts_json)
     share = np.mean([g.mean() for g in general.values()])
     log.info("%d sites; %.1f%% general neurons; masks in %s", len(general), 100 * share, masks)

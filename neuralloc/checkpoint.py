@@ -8,6 +8,7 @@ with ``weights_only=True``.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import logging
 import os
 import tempfile
@@ -80,6 +81,18 @@ def claim_gpu(n: int, lock_dir: Path | None = None):
     return i, None
 
 
+def model_digest(weights: dict[str, torch.Tensor]) -> str:
+    """The identity of a model: sha256 over its tensors' names, dtypes, shapes and values, in name
+    order. Not the checkpoint file's sha256: torch.save writes a random serialization id, so the
+    same weights saved twice differ in bytes."""
+    h = hashlib.sha256()
+    for name in sorted(weights):
+        t = weights[name].detach().cpu().contiguous()
+        h.update(f"{name}\0{t.dtype}\0{tuple(t.shape)}\0".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
 def save_checkpoint(state: dict, path: str | Path) -> None:
     with atomic_path(path) as tmp:
         torch.save(state, tmp)
@@ -114,14 +127,16 @@ def load_model(path: str | Path, vocab_size: int | None = None, map_location="cp
 
 
 def load_for_inference(checkpoint: str | Path, vocab_path: str | Path, threads: int = 1):
-    """(model in eval mode on the chosen device, vocabulary, device) for a rule's entry point."""
+    """(model in eval mode on the chosen device, vocabulary, device, the checkpoint's record: its
+    other keys, with ``model_digest`` the identity of its weights) for a rule's entry point."""
     from .vocab import Vocabulary
 
     torch.set_num_threads(max(1, threads))
     device = pick_device()
     vocab = Vocabulary.load(vocab_path)
-    model, _ = load_model(checkpoint, len(vocab))  # read on the CPU: one copy to the device, below
-    return model.to(device).eval(), vocab, device
+    model, state = load_model(checkpoint, len(vocab))  # read on the CPU: one copy to the device, below
+    record = {k: v for k, v in state.items() if k != "model"} | {"model_digest": model_digest(state["model"])}
+    return model.to(device).eval(), vocab, device, record
 
 
 def average_checkpoints(paths: list[str | Path]) -> dict:

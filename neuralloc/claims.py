@@ -9,6 +9,7 @@ Inputs are the run's own artifacts: the tables (``tables.py``), the figures' num
 from __future__ import annotations
 
 import html as html_text
+import json
 import logging
 from dataclasses import asdict, dataclass
 
@@ -228,10 +229,28 @@ def pair_allocation_best(variants: pd.DataFrame | None) -> Verdict:
                    "held means the pair allocation has the highest average BLEU.")
 
 
+def models_trained(trends: dict[str, dict | None]) -> Verdict:
+    """Not the paper's: every model behind a table ended no worse than it started (its dev metric,
+    or its training loss where it validated once: ``validation.training_trend``, in its model card);
+    a model that got worse diverged or overfit, and what the other claims say of it means little."""
+    claim, paper = "every model trained: none ended worse than it started", "not in the paper"
+    seen = {m: t for m, t in trends.items() if t}
+    if not seen:
+        return Verdict(claim, paper, "", NOT_RUN, "no model was measured twice (validations or training-log rows)")
+    worse = [f"{m}: {t['metric']} {t['first']:g} at update {t['first_update']} → {t['last']:g} at {t['last_update']}"
+             for m, t in seen.items() if t["worse"]]
+    measured = "; ".join(worse) if worse else f"{len(seen)} models, each no worse at the end"
+    return Verdict(claim, paper, measured, NOT_HELD if worse else HELD,
+                   "held means every model ends with the dev metric that picks its best checkpoint no worse than "
+                   "at its first validation (its training loss no worse than at its first log row, where it "
+                   "validated once); a model that got worse diverged or overfit, and its rows in the tables say little.")
+
+
 def check_claims(tables: dict[str, pd.DataFrame], figures: dict[str, pd.DataFrame], systems: dict[str, str | None],
-                 pvalues: dict[tuple[str, str], float]) -> list[Verdict]:
+                 pvalues: dict[tuple[str, str], float], trends: dict[str, dict | None] | None = None) -> list[Verdict]:
     """Every claim. ``systems`` names the run's Method-TE (``te``) and Method-AV (``av``);
-    ``pvalues`` (system, reference) -> p of the average-BLEU bootstrap."""
+    ``pvalues`` (system, reference) -> p of the average-BLEU bootstrap; ``trends`` model -> its
+    card's ``trend`` (last: ``models_trained``)."""
     main, te, av = tables["main"], systems.get("te"), systems.get("av")
     out = []
     for name, system in (("Method-TE", te), ("Method-AV", av)):
@@ -250,7 +269,7 @@ def check_claims(tables: dict[str, pd.DataFrame], figures: dict[str, pd.DataFram
     for v in sweeps:  # BLEU differences, like the gains above (which carry the note already)
         if v.verdict != NOT_RUN:
             v.why += note
-    return out + shapes + sweeps
+    return out + shapes + sweeps + [models_trained(trends or {})]
 
 
 def write_claims(verdicts: list[Verdict], csv: str, md: str, html_path: str | None = None) -> None:
@@ -268,10 +287,12 @@ def write_claims(verdicts: list[Verdict], csv: str, md: str, html_path: str | No
 
 def make_claims(table_names: list[str], tables: list[str], figure_names: list[str], figures: list[str],
                 systems: dict[str, str | None], pairs: list[str], samples: int, hypotheses: list[str],
-                hypothesis_systems: list[str], references: list[str], csv: str, md: str, html: str | None = None) -> None:
+                hypothesis_systems: list[str], references: list[str], csv: str, md: str, html: str | None = None,
+                cards: list[str] = (), card_models: list[str] = ()) -> None:
     """Entry point of the claims rule: ``tables`` and ``figures`` are the CSVs of the tables and
     figures named by ``table_names`` and ``figure_names``; ``hypotheses`` (first seed) run over
-    ``hypothesis_systems`` with ``pairs`` inner; ``references`` follow ``pairs``."""
+    ``hypothesis_systems`` with ``pairs`` inner; ``references`` follow ``pairs``; ``cards`` (model
+    cards) follow ``card_models``."""
     frames = {name: pd.read_csv(path) for name, path in zip(table_names, tables, strict=True)}
     figs = {name: pd.read_csv(path) for name, path in zip(figure_names, figures, strict=True)}
     files = iter(hypotheses)
@@ -283,6 +304,10 @@ def make_claims(table_names: list[str], tables: list[str], figure_names: list[st
             for reference in ("multilingual", "continued"):
                 if system in hyps and reference in hyps:
                     pvalues[(system, reference)] = average_bleu_bootstrap(hyps[reference], hyps[system], refs, samples)
-    verdicts = check_claims(frames, figs, systems, pvalues)
+    trends = {}
+    for model, card in zip(card_models, cards, strict=True):
+        with open(card, encoding="utf-8") as f:
+            trends[model] = json.load(f).get("trend")
+    verdicts = check_claims(frames, figs, systems, pvalues, trends)
     write_claims(verdicts, csv, md, html)
     log.info("claims: %s", ", ".join(f"{v.verdict}" for v in verdicts))

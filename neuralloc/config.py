@@ -226,7 +226,7 @@ def dotted_settings(settings: list[str]) -> dict:
     for item in settings:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise ConfigError(f"{item!r}: a setting is key=value, e.g. train.max_updates=500")
+            raise ConfigError(f"{item!r}: a setting is key=value, e.g. train.max_updates=500 (quote a value that holds spaces: \"key='a b'\")")
         *parents, last = key.split(".")
         node = merged
         for part in parents:

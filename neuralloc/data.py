@@ -18,6 +18,7 @@ from torch import Tensor
 
 from . import layout
 from .binarized import IndexedText
+from .fileio import DataError
 from .languages import Pair
 from .vocab import Vocabulary
 
@@ -58,9 +59,11 @@ class ParallelData:
         for p, name in enumerate(self.pairs):
             tag = vocab.tag(Pair.parse(name).tgt)
             s = IndexedText(src[p])
+            check_array(s, src[p], name, len(vocab))
             self.src.append([np.concatenate(([tag], s[i][: max_positions - 2], [vocab.eos])) for i in range(len(s))])
             if tgt is not None:
                 t = IndexedText(tgt[p])
+                check_array(t, tgt[p], name, len(vocab))
                 if len(t) != len(s):
                     raise ValueError(f"{name}: {len(s)} source sentences in {src[p]} but {len(t)} target ones in {tgt[p]}")
                 self.tgt.append([np.asarray(t[i][: max_positions - 1]) for i in range(len(t))])
@@ -115,6 +118,21 @@ class ParallelData:
         pair = torch.tensor([p for p, _ in items], dtype=torch.long)
         index = torch.tensor([i for _, i in items], dtype=torch.long)
         return Batch(src, prev, target, pair, index)
+
+
+def check_array(text: IndexedText, path, pair: str, vocab_size: int) -> None:
+    """An encoded array the model can read: some sentences (an empty dev set gives no dev loss, an
+    empty test set no score), and every id inside the vocabulary."""
+    if len(text) == 0:
+        raise DataError(f"{path}: no sentences for pair {pair}: an empty split cannot be trained, validated or "
+                        "scored; check the raw text it was encoded from and rebuild it")
+    tokens = np.asarray(text.tokens)
+    bad = np.flatnonzero((tokens < 0) | (tokens >= vocab_size))
+    if bad.size:
+        sentence = int(np.searchsorted(text.offsets, bad[0], side="right")) - 1
+        raise DataError(f"{path}: sentence {sentence + 1} of pair {pair} holds token id {int(tokens[bad[0]])}, outside "
+                        f"the vocabulary's {vocab_size} entries: the arrays and dict.txt come from different runs; "
+                        "rebuild the arrays (snakemake --forcerun encode)")
 
 
 def pair_ids(items: list[tuple[int, int]]) -> np.ndarray:

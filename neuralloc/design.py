@@ -138,6 +138,14 @@ def translation_files(run: str, system: str, pairs: list[str], name: str = "chec
     return out
 
 
+def trained_models(config: dict) -> list[list]:
+    """[seed, model] of every model behind a table's system, for every seed (the claims check how
+    each trained)."""
+    pairs = config["pairs"]
+    models = dict.fromkeys(m for s in table_systems(config) for m in models_of(s, pairs))
+    return [[seed, m] for seed in config["seeds"] for m in models]
+
+
 def curve_models(config: dict) -> list[str]:
     """Every model behind a main-table system (training curves)."""
     return list(dict.fromkeys(m for s in systems(config) for m in models_of(s, config["pairs"])))

@@ -28,11 +28,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import save_file
 
 from .logs import progress as bar  # the name progress is the functions' flag
 from .data import FAIRSEQ_MAX_TOKENS, ParallelData, inference_batches, round_robin_batches
-from .fileio import atomic_path
+from .fileio import write_safetensors
 from .loss import label_smoothed_loss
 from .model import SiteContext, Transformer
 from .readings import OPTIONS
@@ -122,8 +121,8 @@ def importance(model: Transformer, data: ParallelData, p: int, method: str, labe
 
 
 def save_importance(path: str | Path, vectors: dict[str, torch.Tensor], metadata: dict[str, str]) -> None:
-    with atomic_path(path) as tmp:
-        save_file({k: v.contiguous() for k, v in vectors.items()}, str(tmp), metadata={k: str(v) for k, v in metadata.items()})
+    """The importance vectors, with the same bytes at every write of the same vectors and metadata."""
+    write_safetensors(path, {k: v.detach().cpu().numpy() for k, v in vectors.items()}, metadata)
 
 
 @contextlib.contextmanager
@@ -155,16 +154,15 @@ def run_importance(checkpoint: str, vocab: str, src: list[str], tgt: list[str], 
     every pair's where the batches zip them (``readings.importance_pairs``). ``deterministic``:
     the same bits at every run on a GPU too (``deterministic_mode``)."""
     from .checkpoint import load_for_inference
-    from .fileio import sha256sum
 
     with deterministic_mode(deterministic):
-        model, vocabulary, device = load_for_inference(checkpoint, vocab, threads)
+        model, vocabulary, device, record = load_for_inference(checkpoint, vocab, threads)
         data = ParallelData(pairs, list(src), list(tgt), vocabulary, model.cfg.max_positions)
         vectors, counts = importance(model, data, pairs.index(pair), method, label_smoothing, token_cap=token_cap,
                                      device=device, progress=True, normalisation=normalisation, seed=seed or 1,
                                      batches=batches)
     meta = {"pair": pair, "method": method, "normalisation": normalisation, "batches": batches,
             "label_smoothing": label_smoothing, "source_tokens": counts["source"], "target_tokens": counts["target"],
-            "checkpoint_sha256": sha256sum(checkpoint)}
+            "model_digest": record["model_digest"]}  # the model's identity, which masks carry to their users
     save_importance(out, vectors, meta)
     log.info("%s %s: %d sites, %d source and %d target tokens", pair, method, len(vectors), counts["source"], counts["target"])

@@ -23,8 +23,8 @@ class MaskError(ValueError):
 def load_masks(path: str | Path, pairs: list[str] | None = None, widths: dict[str, int] | None = None):
     """(site -> general mask, pair -> site -> mask, metadata) from an ``allocate`` output, for
     ``pairs`` (default: every pair the file was allocated for). Every mask must be boolean; with
-    ``widths`` (site -> width of the model), every pair must have exactly the model's sites, each
-    of its width."""
+    ``widths`` (site -> width of the model), every pair and the general neurons must have exactly
+    the model's sites, each of its width, and every pair's mask must keep the general neurons."""
     general: dict[str, np.ndarray] = {}
     with safe_open(str(path), framework="pt") as f:
         meta = f.metadata() or {}
@@ -44,11 +44,44 @@ def load_masks(path: str | Path, pairs: list[str] | None = None, widths: dict[st
         raise MaskError(f"{path} has no masks for pairs {missing} (it was allocated for {meta.get('pairs', '?')})")
     if widths is not None:
         check_masks(path, masks, widths)
+        check_masks(path, {"general": general}, widths)  # erasure draws from them
+        for pair, sites in masks.items():
+            for site, g in general.items():
+                if (g & ~sites[site]).any():
+                    raise MaskError(f"{path}: the mask of {pair} at {site} leaves off general neurons "
+                                    f"{np.flatnonzero(g & ~sites[site])[:5].tolist()}: not an allocation (rerun allocate)")
     return general, masks, meta
 
 
+def check_masks_model(path: str | Path, meta: dict, digest: str, model: str | Path) -> None:
+    """The masks were allocated from the importance of ``model`` (its ``checkpoint.model_digest``):
+    the neurons they keep are that model's."""
+    theirs = meta.get("model_digest")
+    if theirs != digest:
+        measured = f"the importance of another model (model digest {theirs[:12]})" if theirs else \
+            "importance files that do not name their model (written by older code)"
+        raise MaskError(f"{path} was allocated from {measured}, not from {model} (model digest {digest[:12]}): "
+                        "recompute importance and masks from this model (snakemake --forcerun importance), "
+                        "or start from the model they were measured on")
+
+
+def check_masks_of_checkpoint(path: str | Path, checkpoint: str | Path, record: dict) -> None:
+    """``checkpoint`` (its record: ``checkpoint.load_for_inference``) was fine-tuned with the masks
+    ``path`` holds (the digest of the file, which allocate writes with the same bytes every time)."""
+    from .fileio import sha256sum
+
+    trained_with = (record.get("provenance") or {}).get("masks_sha256")
+    if trained_with is None:
+        raise MaskError(f"{checkpoint} was trained without masks; {path} can only mask the model fine-tuned with it")
+    if trained_with != sha256sum(path):
+        raise MaskError(f"{path} is not the masks file {checkpoint} was fine-tuned with (that one's sha256 was "
+                        f"{trained_with[:12]}): fine-tune again with these masks (snakemake --forcerun finetune), "
+                        "or translate with the masks it was trained with")
+
+
 def check_masks(path: str | Path, masks: dict[str, dict[str, np.ndarray]], widths: dict[str, int]) -> None:
-    """Every pair's masks cover exactly the model's sites, each a vector of the site's width."""
+    """Every pair's masks (or ``general``'s) cover exactly the model's sites, each a vector of the
+    site's width."""
     for pair, sites in masks.items():
         absent, unknown = sorted(set(widths) - set(sites)), sorted(set(sites) - set(widths))
         problems = ([f"no mask for its sites {', '.join(absent[:3])}" + (" ..." if len(absent) > 3 else "")] if absent else []) \

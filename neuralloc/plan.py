@@ -1,7 +1,7 @@
 """What a config will cost before it runs: every model it trains (per seed), their parameters and
 updates, the disk their checkpoints take, and GPU-hours at an assumed training throughput.
 
-    python -m neuralloc.plan configs/bible-m2m.yaml          # or: make plan CONFIG=...
+    python -m neuralloc.plan configs/bible-m2m.yaml train.max_updates=50000   # or: make plan CONFIG=... SET=...
 
 An estimate, and says so: parameter counts are exact (the models are built on PyTorch's meta
 device, no memory), the vocabulary is read from the experiment's ``data/dict.txt`` when it exists
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import design, layout, settings
-from .config import ConfigError, load_config
+from .config import ConfigError, dotted_settings, load_config
 from .languages import languages_of
 from .systems import FAMILY_BASE, parse_method_system
 
@@ -113,11 +113,12 @@ def report(config: dict, tokens_per_s: float = REFERENCE_TOKENS_PER_S) -> str:
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("config", nargs="?", default="config.yaml")
+    p.add_argument("settings", nargs="*", help="dotted settings over the config, as make's SET: train.max_updates=500")
     p.add_argument("--tokens-per-s", type=float, default=REFERENCE_TOKENS_PER_S,
                    help="training throughput of a transformer-base-sized model on your GPU (target tokens/s)")
     args = p.parse_args(argv)
     try:
-        print(report(load_config(args.config), args.tokens_per_s))
+        print(report(load_config(args.config, dotted_settings(args.settings)), args.tokens_per_s))
     except (ConfigError, FileNotFoundError) as e:
         sys.exit(f"error: {e}")
 

@@ -20,10 +20,11 @@ plt.rcParams.update({"font.size": 8, "axes.titlesize": 8, "legend.fontsize": 7, 
 
 
 def save_figure(fig, png: str | Path, pdf: str | Path) -> None:
-    """The figure as PNG and PDF, each written atomically."""
-    for path, fmt in ((png, "png"), (pdf, "pdf")):
+    """The figure as PNG and PDF, each written atomically; the PDF without its creation date, so
+    that a rerun writes the same bytes."""
+    for path, fmt, metadata in ((png, "png", None), (pdf, "pdf", {"CreationDate": None})):
         with atomic_path(path) as tmp:
-            fig.savefig(tmp, format=fmt, bbox_inches="tight")
+            fig.savefig(tmp, format=fmt, bbox_inches="tight", metadata=metadata)
     plt.close(fig)
 
 

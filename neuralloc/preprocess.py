@@ -9,7 +9,7 @@ from typing import Sequence
 
 from . import bpe as bpe_lib
 from .binarized import write_indexed
-from .fileio import read_lines, write_lines
+from .fileio import DataError, read_lines, write_lines
 from .tokenization import length_filter as filter_by_length
 from .tokenization import tokenize_lines, train_truecaser, truecase_lines
 from .vocab import Vocabulary
@@ -20,7 +20,10 @@ log = logging.getLogger(__name__)
 def _read_pair(src: str | Path, tgt: str | Path) -> tuple[list[str], list[str]]:
     s, t = read_lines(src), read_lines(tgt)
     if len(s) != len(t):
-        raise ValueError(f"misaligned corpus: {src} has {len(s)} lines, {tgt} has {len(t)}")
+        raise DataError(f"misaligned corpus: {src} has {len(s)} lines, {tgt} has {len(t)}")
+    if not s:
+        raise DataError(f"{src} and {tgt} hold no sentences: a pair's split cannot be empty (its dev set gives no "
+                        "loss, its test set no score); rebuild them (snakemake --forcerun prepare_corpus)")
     return s, t
 
 

@@ -8,7 +8,7 @@ from typing import Sequence
 
 from sacrebleu.metrics import BLEU, CHRF
 
-from .fileio import atomic_open
+from .fileio import DataError, atomic_open
 from .languages import Pair, bleu_tokenizer
 
 
@@ -47,8 +47,11 @@ def score_system(system: str, split: str, seed: int, pairs: list[str], hypothese
 
     rows = []
     for pair, hyp, ref in zip(pairs, hypotheses, references, strict=True):
-        rows.append({"system": system, "split": split, "seed": seed, "pair": pair,
-                     **corpus_scores(read_lines(hyp), read_lines(ref), Pair.parse(pair).tgt)})
+        h, r = read_lines(hyp), read_lines(ref)
+        if not r or len(h) != len(r):
+            raise DataError(f"{pair}: {hyp} holds {len(h)} translations, the references {ref} {len(r)} sentences: "
+                            + ("no sentence to score" if not r else "they must be of one test set") + "; rebuild them")
+        rows.append({"system": system, "split": split, "seed": seed, "pair": pair, **corpus_scores(h, r, Pair.parse(pair).tgt)})
     write_scores(rows, out)
 
 

@@ -215,7 +215,8 @@ def claims(config: dict) -> dict:
     return {"table_names": list(design.table_layout(config)), "figure_names": design.claim_figures(config),
             "systems": design.claim_systems(config), "pairs": config["pairs"],
             "samples": config["sweeps"]["significance_samples"],
-            "hypothesis_systems": design.claim_hypothesis_systems(config)}
+            "hypothesis_systems": design.claim_hypothesis_systems(config),
+            "card_models": [f"{model} (seed {seed})" for seed, model in design.trained_models(config)]}
 
 
 # ---- figures ---------------------------------------------------------------------------------

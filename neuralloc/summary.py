@@ -4,9 +4,11 @@ reads only what exists (a run that built one file prints what it can)."""
 
 from __future__ import annotations
 
+import json
 import os
 
 from . import layout
+from .design import models_of
 from .fileio import read_lines
 from .systems import label
 
@@ -44,6 +46,16 @@ def summary(exp: str, run_dir: str, systems: list[str], pairs: list[str], split:
     main = layout.table(exp, "main", "md")
     if os.path.exists(main):
         lines += ["", f"== {main}", "", open(main, encoding="utf-8").read().rstrip()]
+    worse = []
+    for model in dict.fromkeys(m for s in systems for m in models_of(s, pairs)):
+        card = layout.model_file(run_dir, model, "model.json")
+        if os.path.exists(card):
+            with open(card, encoding="utf-8") as f:
+                trend = json.load(f).get("trend") or {}
+            if trend.get("worse"):
+                worse.append(f"  {model}: {trend['warning']}")
+    if worse:
+        lines += ["", "== warning: models that ended worse than they started"] + worse
     claims = layout.table(exp, "claims", "md")
     where = [("tables (CSV, Markdown, LaTeX, HTML)", f"{exp}/tables/"), ("figures (PNG, PDF, CSV)", f"{exp}/figures/"),
              ("the paper's claims checked", claims), ("logs of the data and table jobs", f"{exp}/logs/"),

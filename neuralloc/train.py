@@ -23,7 +23,7 @@ from typing import Callable
 import torch
 
 from . import layout
-from .checkpoint import load_checkpoint
+from .checkpoint import load_checkpoint, model_digest
 from .data import Batch, ParallelData, bucket_of, epoch_batches, pair_ids
 from .distributed import DEFAULT_TIMEOUT_MIN, World
 from .binarized import offsets_path
@@ -31,8 +31,9 @@ from .fileio import files_digest, read_lines, sha256sum
 from .logs import progress
 from .loss import label_smoothed_loss
 from .model import ModelConfig, SiteContext, Transformer, context_maker, site_widths
-from .resume import CsvLog, RunFiles, finish, fingerprint, plain_config, resumable_state, save_state, write_model_card
-from .validation import selection_metric, validate
+from .resume import (CsvLog, RunFiles, finish, fingerprint, plain_config, resumable_state, save_state, validates_at,
+                     write_model_card)
+from .validation import selection_metric, training_trend, validate
 from .vocab import Vocabulary
 
 log = logging.getLogger(__name__)
@@ -119,6 +120,11 @@ class Interrupted(RuntimeError):
     """Training stopped on request (SIGTERM, SIGINT) after saving its resume state."""
 
 
+class Diverged(RuntimeError):
+    """A loss became NaN or infinite: training stopped, its resume state left at its last finite
+    validation."""
+
+
 class Trainer:
     """Trains one model on the pairs of ``train_data``, validating on ``dev_data`` against the raw
     ``dev_references``; ``masks_for`` (the method) turns a batch's pair ids into a SiteContext that
@@ -166,6 +172,9 @@ class Trainer:
         self.context_for = context_maker(model_cfg, self.pairs, masks_for, self.device)
         self.fingerprint = fingerprint(model_cfg.to_dict(), plain_config(cfg), self.pairs, self.vocab.tokens,
                                        self.provenance)
+        # on a CPU the thread count changes the float rounding of training, so the weights (measured:
+        # docs/benchmarks.md): a state is resumed only at the thread count it was made with
+        self.cpu_threads = torch.get_num_threads() if self.device.type == "cpu" else None
         self.update, self.epoch, self.batch_in_epoch = 0, 0, 0
         self.best: float | None = None
         self.validated_at: int | None = None  # the update of the last validation
@@ -180,7 +189,7 @@ class Trainer:
         log_rows: list[dict] = []
         state = None
         if self.world.main:
-            state = resumable_state(self.files, self.fingerprint, self.cfg.max_updates)
+            state = resumable_state(self.files, self.fingerprint, plain_config(self.cfg), self.cpu_threads)
         self.world.barrier()
         if not self.world.main and self.files.last.exists():  # kept by rank 0: this run's
             state = load_checkpoint(self.files.last)
@@ -202,9 +211,6 @@ class Trainer:
         self.optimizer.load_state_dict(optimizer_state(state["optimizer"], self.fused))
         self.update, self.epoch, self.batch_in_epoch = state["update"], state["epoch"], state["batch_in_epoch"]
         self.best, self.validated_at = state["best"], state["validated_at"]
-        if self.best is not None and not self.files.best.exists():
-            log.warning("%s is missing: the best score so far is forgotten", self.files.best)
-            self.best = None
         torch.set_rng_state(state["rng_cpu"])
         restore_cuda_rng(state.get("rng_cuda"), self.device)
         log.info("resumed from %s at update %d (epoch %d, batch %d)", self.files.last, self.update, self.epoch,
@@ -219,7 +225,8 @@ class Trainer:
             "pairs": self.pairs,
             "update": self.update, "epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch,
             "best": self.best, "validated_at": self.validated_at, "metric": metric,
-            "fingerprint": self.fingerprint, "provenance": self.provenance, "log_rows": self.csv.rows,
+            "fingerprint": self.fingerprint, "provenance": self.provenance, "cpu_threads": self.cpu_threads,
+            "log_rows": self.csv.rows,
             "rng_cpu": torch.get_rng_state(),
             # the stream of the GPU this run uses, not of every visible one: a resume may see fewer
             "rng_cuda": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None,
@@ -295,14 +302,27 @@ class Trainer:
 
     # ---- validation --------------------------------------------------------------------------
     def _validate_and_save(self, wall: float) -> None:
-        """Rank 0 validates and writes the checkpoints; the other ranks wait for it."""
-        if self.world.main:
-            self._validate_and_save_main(wall)
+        """Rank 0 validates and writes the checkpoints; the other ranks wait for it, and all stop
+        together if the dev loss is not finite."""
+        bad = self._validate_and_save_main(wall) if self.world.main else None
         self.world.barrier()
+        if self.world.any(bad is not None):
+            self._diverged(bad or "rank 0 found a dev loss that is not finite")
 
-    def _validate_and_save_main(self, wall: float) -> None:
+    def _diverged(self, what: str) -> None:
+        kept = (f"{self.files.resume_dir} holds the state of update {self.validated_at}, its last validation"
+                if self.validated_at else "no resume state was saved")
+        raise Diverged(f"training diverged: {what} (train.lr {self.cfg.lr}, warmup_updates {self.cfg.warmup_updates}); "
+                       f"lower train.lr or raise warmup_updates (the run then starts from scratch). Nothing was "
+                       f"published; {kept}")
+
+    def _validate_and_save_main(self, wall: float) -> str | None:
+        """Validate and save; what was not finite, without saving, if a dev loss was not."""
         results = validate(self.model, self.dev_data, self.dev_references, self.device, self.context_for,
                            self.cfg.valid_bleu_sentences, self.cfg.bf16)
+        nonfinite = {pair: r["loss"] for pair, r in results.items() if not math.isfinite(r["loss"])}
+        if nonfinite:
+            return f"the dev loss at update {self.update} is {nonfinite}"
         for pair, r in results.items():
             self.csv.write(kind="valid", update=self.update, epoch=self.epoch, pair=pair,
                            loss=f"{r['loss']:.4f}", bleu=f"{r['bleu']:.2f}" if "bleu" in r else "", wall_s=f"{wall:.1f}")
@@ -315,6 +335,7 @@ class Trainer:
                  ", ".join(f"{p} {r['loss']:.3f}" + (f"/{r['bleu']:.1f}" if "bleu" in r else "") for p, r in results.items()),
                  " (best)" if is_best else "")
         self.save(best=is_best, metric=metric)
+        return None
 
     def _stop(self) -> None:
         """Save the resume state at this update and stop (every rank)."""
@@ -365,6 +386,8 @@ class Trainer:
                 bar.update(1)
                 if self.update % cfg.log_interval == 0 or self.update == cfg.max_updates:
                     loss = self.world.sum(float(loss), device=self.device)[0]  # the whole batch's
+                    if not math.isfinite(loss):  # every rank sees the same sum: all stop here
+                        self._diverged(f"the training loss at update {self.update} is {loss}")
                     now = time.time()
                     tps = window_tok / max(now - window_t, 1e-9)
                     lr = self.optimizer.param_groups[0]["lr"]
@@ -374,7 +397,7 @@ class Trainer:
                     if bar.disable and self.world.main:  # no terminal: the log file gets the progress instead
                         log.info("update %d loss %.4f lr %.3e %.0f tok/s", self.update, loss, lr, tps)
                     window_tok, window_t = 0, now
-                if self.update % cfg.validate_interval == 0 and self.update < cfg.max_updates:
+                if validates_at(self.update, cfg.validate_interval, cfg.max_updates):
                     self._validate_and_save(time.time() - start)
                 if self.update >= cfg.max_updates:
                     stop = True
@@ -388,6 +411,10 @@ class Trainer:
         if self.validated_at != self.update:  # not when a resumed state had validated already
             self._validate_and_save(time.time() - start)
         if self.world.main:
+            trend = training_trend(self.csv.rows, cfg.best_by)
+            if trend and trend["worse"]:
+                log.warning("%s: %s", self.name, trend["warning"])
+            write_model_card(self.files.card, self.model.num_parameters(), self.model.cfg.to_dict(), trend)
             finish(self.files)
         self.world.barrier()
         log.info("done: %d updates in %.1f s; best weights in %s", self.update, time.time() - start, self.files.checkpoint)
@@ -406,7 +433,7 @@ def run_training(model: dict, train: dict, pairs: list[str], vocab: str, train_s
     and finetune (``init`` and ``masks``). The array lists (``.tokens.npy`` files) and the dev
     references follow ``pairs``; ``execution`` holds the settings that change how the job runs,
     not what it computes (device, log interval, compile, kept checkpoints)."""
-    from .masking import MaskTable, load_masks
+    from .masking import MaskTable, check_masks_model, load_masks
 
     torch.set_num_threads(max(1, threads))
     cfg = TrainConfig.from_dict({**train, **(execution or {})})
@@ -417,12 +444,16 @@ def run_training(model: dict, train: dict, pairs: list[str], vocab: str, train_s
     train_data = ParallelData(pairs, train_src, train_tgt, vocabulary, model_cfg.max_positions)
     dev_data = ParallelData(pairs, dev_src, dev_tgt, vocabulary, model_cfg.max_positions)
     table = None
+    init_digest = model_digest(load_checkpoint(init)["model"]) if init else None
     if masks is not None:
         _, pair_masks, meta = load_masks(masks, pairs, site_widths(model_cfg))
+        check_masks_model(masks, meta, init_digest, init)  # the neurons they keep are init's
         table = MaskTable(pair_masks, pairs, device)
         log.info("masks %s (%s): each pair keeps %.1f%% of the neurons on average", masks, meta, 100 * table.active_share())
     arrays = [*train_src, *train_tgt, *dev_src, *dev_tgt]
-    provenance = {"init_sha256": sha256sum(init) if init else None, "masks_sha256": sha256sum(masks) if masks else None,
+    # what the run starts from: init by its tensors (a checkpoint's bytes differ at every save), the
+    # masks and data by their bytes (written the same at every rerun)
+    provenance = {"init_model_digest": init_digest, "masks_sha256": sha256sum(masks) if masks else None,
                   "data_sha256": files_digest([vocab, *arrays, *map(offsets_path, arrays), *dev_references])}
     trainer = Trainer(model_cfg, cfg, train_data, dev_data, [read_lines(r) for r in dev_references],
                       RunFiles.of(checkpoint, card, train_log), init=init, masks_for=table, provenance=provenance,

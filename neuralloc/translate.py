@@ -16,7 +16,7 @@ from .data import ParallelData, inference_batches, pair_ids
 from .decoding import decode
 from .fileio import write_lines
 from .logs import progress as bar
-from .masking import MaskTable, erase_neurons, load_masks
+from .masking import MaskTable, check_masks_of_checkpoint, erase_neurons, load_masks
 from .model import NO_SITES, SiteContext, Transformer, context_maker
 from .systems import parse_method_system
 from .tokenization import postprocess
@@ -75,10 +75,11 @@ def translate_split(pairs: list[str], checkpoints: list[str], vocab: str, source
     for pair, checkpoint, source, out in zip(pairs, checkpoints, sources, outputs):
         if loaded is None or loaded[0] != checkpoint:
             loaded = (checkpoint, *load_for_inference(checkpoint, vocab, threads))
-        _, model, vocabulary, device = loaded
+        _, model, vocabulary, device, record = loaded
         batch_tokens = AUTO_MAX_TOKENS.get(device.type, AUTO_MAX_TOKENS["cpu"]) if max_tokens == "auto" else int(max_tokens)
         if masks is not None and pair_masks is None:  # a Method system: one model, checked against its sites
             general, pair_masks, _ = load_masks(masks, all_pairs or pairs, model.site_widths())
+            check_masks_of_checkpoint(masks, checkpoint, record)
             if erase:
                 which = None if erase["erase"] == "general" else erase["erase"]
                 pair_masks = erase_neurons(general, pair_masks, float(erase["fraction"]), int(erase["seed"]), which)

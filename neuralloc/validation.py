@@ -47,6 +47,37 @@ def validate(model: Transformer, dev: ParallelData, references: list[list[str]],
     return out
 
 
+def training_trend(rows: list[dict], best_by: str) -> dict | None:
+    """How a run's metric moved from its first measurement to its last, from its log rows
+    (``train_log.csv``'s): the dev metric that picks the best checkpoint (mean loss, or mean BLEU
+    where ``best_by`` is "bleu") over its validations, or, where it validated once, its training
+    loss over its log rows; and whether it ended worse, with a ``warning`` then: a model that ends
+    worse than it started diverged (or overfit from the start). None below two measurements."""
+    by_update: dict[int, dict[str, dict[str, float]]] = {}
+    for r in rows:
+        if r["kind"] == "valid":
+            scores = {"loss": float(r["loss"])} | ({"bleu": float(r["bleu"])} if r["bleu"] != "" else {})
+            by_update.setdefault(int(r["update"]), {})[r["pair"]] = scores
+    if len(by_update) < 2:
+        logged = {int(r["update"]): {"": {"loss": float(r["loss"])}} for r in rows if r["kind"] == "train"}
+        if len(logged) < 2:
+            return None
+        by_update, best_by, dev = logged, "loss", False
+    else:
+        dev = True
+    (first, a), (last, b) = ((u, by_update[u]) for u in (min(by_update), max(by_update)))
+    bleu = best_by == "bleu" and all("bleu" in r for r in (*a.values(), *b.values()))
+    name, sign = ("dev BLEU", -1) if bleu else ("dev loss" if dev else "training loss", 1)
+    start, end = (sign * selection_metric(r, "bleu" if bleu else "loss") for r in (a, b))
+    worse = sign * end > sign * start
+    out = {"metric": name, "first_update": first, "first": round(start, 4), "last_update": last, "last": round(end, 4),
+           "worse": worse}
+    if worse:
+        out["warning"] = (f"its {name} went from {start:.4f} at update {first} to {end:.4f} at update {last}: it diverged "
+                          "or overfit (lower train.lr or raise warmup_updates; see its train_log.csv)")
+    return out
+
+
 def selection_metric(results: dict[str, dict[str, float]], best_by: str) -> float:
     """Lower is better: mean dev loss, or minus mean BLEU when ``best_by`` is "bleu" and every pair
     has one."""

@@ -213,13 +213,15 @@ def table_inputs(wildcards):
 
 
 def claims_inputs(wildcards):
-    """The tables' and figures' CSVs the claims read, and the first seed's hypotheses (systems, then
-    pairs) with the references for the bootstrap of average gains."""
+    """The tables' and figures' CSVs the claims read, the first seed's hypotheses (systems, then
+    pairs) with the references for the bootstrap of average gains, and the model cards of every
+    model behind a table (how each trained)."""
     return {
         "tables": [layout.table(EXP, name, "csv") for name in design.table_layout(config)],
         "figures": [layout.figure(EXP, stem, "csv") for stem in design.claim_figures(config)],
         "hypotheses": [layout.translations(FIRST, s, SPLIT, p) for s in design.claim_hypothesis_systems(config) for p in PAIRS],
         "references": [layout.raw(EXP, SPLIT, p, "tgt") for p in PAIRS],
+        "cards": [layout.model_file(layout.run(EXP, seed), m, "model.json") for seed, m in design.trained_models(config)],
     }
 
 
@@ -246,6 +248,31 @@ def curve_figures(fmt):
     return [layout.figure(EXP, f"training_curves_{design.curve_name(m)}", fmt) for m in design.curve_models(config)]
 
 
+def run_targets():
+    """What the run trees hold for the scored systems, every seed: the models (with the pretrained
+    model a fine-tuned one starts from), importance, masks and counts, translations. Targets, so
+    that a deleted one is rebuilt (and what depends on it reruns after it): Snakemake rebuilds a
+    missing file only when it is a target or a job that needs it runs, so a deleted masks file
+    whose consumers are newer would stay missing. (The text stages' files are not: tok/ or bpe/
+    deleted to free space would otherwise retrain everything; name one as a target to rebuild it.)"""
+    out = []
+    for seed in SEEDS:
+        run = layout.run(EXP, seed)
+        for system in design.scored_systems(config):
+            models = design.models_of(system, PAIRS)
+            m = parse_method_system(system)
+            if m:
+                arch = FAMILY_BASE[m["family"]]
+                models = [arch, *models]
+                out += [layout.masks(run, arch, m["reading"], m["imp"], m["rho"], m["k"], m["variant"], ext)
+                        for ext in ("safetensors", "counts.csv", "counts.json")]
+                out += [layout.importance(run, arch, m["reading"], m["imp"], pair) for pair in PAIRS]
+            out += [layout.model_file(run, model, name) for model in models
+                    for name in ("checkpoint_best.pt", "model.json", "train_log.csv")]
+            out += [layout.translations(run, system, split, pair) for split in config["decode"]["splits"] for pair in PAIRS]
+    return list(dict.fromkeys(out))
+
+
 def all_targets():
     data = [layout.encoded(EXP, s, p, side, kind) for s in SPLITS for p in PAIRS for side in SIDES for kind in ("tokens", "offsets")]
     evaluated = [layout.scores(layout.run(EXP, seed), s, split) for seed in SEEDS for s in design.scored_systems(config)
@@ -253,4 +280,4 @@ def all_targets():
     tables = [path for fmt in ("csv", "md", "tex", "html") for path in table_targets(fmt)]
     tables += [layout.table(EXP, "claims", fmt) for fmt in ("csv", "md", "html")]
     figures = [layout.figure(EXP, stem, fmt) for stem in design.figure_stems(config) for fmt in ("png", "pdf")]
-    return [rules.build_vocab.output[0], rules.translation_recipe.output[0]] + data + evaluated + tables + figures
+    return [rules.build_vocab.output[0], rules.translation_recipe.output[0]] + data + run_targets() + evaluated + tables + figures

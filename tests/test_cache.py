@@ -123,3 +123,28 @@ SEMANTIC = {
 def test_an_edit_of_a_value_reruns_exactly_what_depends_on_it(built, name):
     cfg, expected = SEMANTIC[name]
     assert Counter(rule for rule, _ in scheduled(built, cfg)) == Counter(expected)
+
+
+RUN = "results/tests/seed1"
+# a file a user deletes to have it computed again -> the job that makes it
+DELETED = {
+    "masks": (f"{RUN}/masks/multilingual/paper/te/r0.9-k0.7-pair.safetensors", "allocate"),
+    "importance (a killed --forcerun importance)": (f"{RUN}/importance/multilingual/paper/te/it-en.safetensors", "importance"),
+    "a fine-tuned model": (f"{RUN}/models/method-te-r0.9-k0.7-pair-paper/checkpoint_best.pt", "finetune"),
+    "translations": (f"{RUN}/translations/multilingual/test.en-ro.txt", "translate"),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", DELETED)
+def test_a_deleted_file_of_a_run_is_rebuilt(built, name):
+    """It used to stay missing ("Nothing to be done"): its consumers' outputs were newer, and
+    Snakemake rebuilds a missing file only for a target or a job that runs."""
+    path, rule = DELETED[name]
+    away = built / f"{path}.away"
+    (built / path).rename(away)  # and back below: a rename keeps the file's time, so nothing else reruns
+    try:
+        jobs = scheduled(built, base_config())
+    finally:
+        away.rename(built / path)
+    assert any(r == rule and path in outputs for r, outputs in jobs), jobs

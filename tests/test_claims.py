@@ -132,7 +132,7 @@ def test_make_claims_writes_every_claim(tmp_path):
     claims.make_claims(["main"], [str(main)], [], [], {"te": TE, "av": AV}, ["it-en", "en-it"], 50, hyps,
                        ["multilingual", TE], refs, str(out_csv), str(out_md), str(tmp_path / "claims.html"))
     table = pd.read_csv(out_csv)
-    assert len(table) == 14 and set(table["verdict"]) <= {HELD, NOT_HELD, NOT_RUN}
+    assert len(table) == 15 and set(table["verdict"]) <= {HELD, NOT_HELD, NOT_RUN}
     first = table.iloc[0]
     assert first["claim"] == "Method-TE beats Multilingual on average" and first["verdict"] == HELD
     assert table.iloc[1]["verdict"] == NOT_RUN  # Method-AV has no hypotheses: no test
@@ -142,4 +142,4 @@ def test_make_claims_writes_every_claim(tmp_path):
 
 def test_missing_tables_figures_and_tests_make_claims_not_run():
     verdicts = claims.check_claims({"main": main_table()}, {}, {"te": TE, "av": AV}, {})
-    assert [v.verdict for v in verdicts].count(NOT_RUN) == 12  # all but TE >= AV and the baselines
+    assert [v.verdict for v in verdicts].count(NOT_RUN) == 13  # all but TE >= AV and the baselines

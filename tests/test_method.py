@@ -189,7 +189,7 @@ def test_allocate_cli(tmp_path):
     imp = _imp({"it-en": [3, 1, 0, 2], "en-it": [3, 0, 1, 0]})
     for pair, sites in imp.items():
         save_importance(tmp_path / f"{pair}.safetensors", {k: torch.from_numpy(v) for k, v in sites.items()},
-                        {"pair": pair, "method": "te", "checkpoint_sha256": "abc"})
+                        {"pair": pair, "method": "te", "model_digest": "abc"})
     out = tmp_path / "masks.safetensors"
     files = [str(tmp_path / f"{pair}.safetensors") for pair in ("it-en", "en-it")]
 
@@ -204,7 +204,7 @@ def test_allocate_cli(tmp_path):
         assert f.get_tensor("general/encoder.layers.0.ffn.fc1").tolist() == [True, False, False, False]
         assert f.get_tensor("it-en/encoder.layers.0.ffn.fc1").tolist() == [True, True, False, True]
         assert f.get_tensor("en-it/encoder.layers.0.ffn.fc1").tolist() == [True, False, True, False]
-    assert meta["rho"] == "0.25" and meta["variant"] == "pair" and meta["method"] == "te" and meta["checkpoint_sha256"] == "abc"
+    assert meta["rho"] == "0.25" and meta["variant"] == "pair" and meta["method"] == "te" and meta["model_digest"] == "abc"
     assert "it-en" in (tmp_path / "masks.counts.csv").read_text()
     bad = subprocess.run(allocate_cli("it-en,de-en", [files[0], str(tmp_path / "de-en.safetensors")]),
                          capture_output=True, text=True)

@@ -17,8 +17,7 @@ import torch
 import yaml
 from conftest import REPO, changed, run_snakemake
 
-from neuralloc.checkpoint import load_checkpoint
-from neuralloc.fileio import sha256sum
+from neuralloc.checkpoint import load_checkpoint, model_digest
 
 PAIRS = ["it-en", "en-it"]
 MODELS = "results/tests/seed1/models"
@@ -75,7 +74,7 @@ def test_a_lower_max_updates_gives_the_shorter_model_and_the_control_restarts_fr
     assert multilingual["update"] == 20
     assert rows(built / MODELS / "multilingual/train_log.csv", "train")[-1][0] == "20"
     continued = load_checkpoint(built / MODELS / "continued/checkpoint_best.pt")
-    assert continued["provenance"]["init_sha256"] == sha256sum(built / MODELS / "multilingual/checkpoint_best.pt")
+    assert continued["provenance"]["init_model_digest"] == model_digest(multilingual["model"])
 
 
 def _training_process(snakemake: psutil.Process, script: str) -> psutil.Process | None:
@@ -127,3 +126,29 @@ def test_a_job_stopped_by_sigterm_resumes_to_the_uninterrupted_model(tmp_path):
     assert load_checkpoint(resumed / "checkpoint_best.pt")["update"] == load_checkpoint(straight / "checkpoint_best.pt")["update"]
     assert weights_equal(straight / "checkpoint_best.pt", resumed / "checkpoint_best.pt")
     assert rows(resumed / "train_log.csv", "valid") == rows(straight / "train_log.csv", "valid")
+
+
+def test_a_run_from_another_working_directory_on_the_same_experiment_is_refused(tmp_path):
+    """Two working directories sharing a results_dir used to write the same files at once (one died
+    with a misleading FileNotFoundError). The experiment directory is locked while a run writes it;
+    dry runs, and runs from the holder's own working directory (Snakemake's lock governs there), go on."""
+    shared, other, workdir = tmp_path / "shared", tmp_path / "other", tmp_path / "run"
+    other.mkdir()
+    workdir.mkdir()
+    cfg = config(results_dir=str(shared))
+    target = str(shared / "tests/raw/manifest.json")
+    code = "import sys; from neuralloc.fileio import lock_experiment as l; l(sys.argv[1]); print('held', flush=True); sys.stdin.read()"
+    holder = subprocess.Popen([sys.executable, "-c", code, str(shared / "tests")], cwd=other, stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        (workdir / "config.yaml").write_text(yaml.safe_dump(cfg))
+        proc = run_snakemake(workdir, workdir / "config.yaml", target, check=False)
+        assert proc.returncode != 0 and "is being written by a run from another working directory" in proc.stderr, proc.stderr
+        assert f"working directory {other}" in proc.stderr and not (shared / "tests/raw").exists()
+        run_snakemake(workdir, workdir / "config.yaml", "-n", target)
+        build(other, cfg, target)
+        assert Path(target).exists()
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)

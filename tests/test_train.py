@@ -1,5 +1,7 @@
 import csv
 import io
+import json
+import re
 import shutil
 import sys
 
@@ -7,7 +9,7 @@ import pytest
 import torch
 from toy import interrupt_after, make_toy_experiment
 
-from neuralloc.checkpoint import CheckpointError, average_checkpoints, load_checkpoint, load_model
+from neuralloc.checkpoint import CheckpointError, average_checkpoints, load_checkpoint, load_model, save_checkpoint
 from neuralloc.data import ParallelData, bucket_of, epoch_batches, inference_batches, pair_weights
 from neuralloc.fileio import read_lines
 from neuralloc.loss import label_smoothed_loss
@@ -221,9 +223,9 @@ def test_a_state_past_the_new_max_updates_is_not_resumed(straight, tmp_path, cap
 @pytest.mark.slow
 def test_a_state_of_another_configuration_or_start_is_not_resumed(straight, tmp_path, caplog):
     root, _ = straight
-    _interrupted(root, tmp_path / "m", 13, provenance={"init_sha256": "aaa"})
+    _interrupted(root, tmp_path / "m", 13, provenance={"init_model_digest": "aaa"})
     t = experiment_trainer(root, small_model(), TrainConfig(max_updates=30, **RESUME_CFG), ["en-it", "it-en"], tmp_path / "m",
-                           provenance={"init_sha256": "bbb"})
+                           provenance={"init_model_digest": "bbb"})
     t.start()
     assert t.update == 0 and "another configuration or other starting files" in caplog.text
     assert (tmp_path / "m/resume.stale/last.pt").exists()
@@ -232,6 +234,179 @@ def test_a_state_of_another_configuration_or_start_is_not_resumed(straight, tmp_
                            tmp_path / "n")
     t.start()
     assert t.update == 0
+
+
+def _state(update=13, epoch=0, batch=13, validated=(5, 10), best=0.5, threads=2, **train):
+    """A resume state as a 30-update run validating every 5 updates leaves it (no weights)."""
+    train = {"max_updates": 30, "max_epochs": None, "validate_interval": 5, "best_by": "loss",
+             "valid_bleu_sentences": 5, "log_interval": 2, "keep_last": 0, **train}
+    rows = [{"kind": "valid", "update": str(u), "pair": p} for u in validated for p in ("en-it", "it-en")]
+    return {"model": {}, "model_config": {}, "update": update, "epoch": epoch, "batch_in_epoch": batch,
+            "best": best if validated else None, "validated_at": validated[-1] if validated else None,
+            "metric": best, "fingerprint": "f", "train_config": train, "log_rows": rows, "cpu_threads": threads}
+
+
+def _resumable(tmp_path, state, run_threads=2, **train) -> tuple[dict | None, str]:
+    """What resumable_state makes of ``state`` for a run whose settings differ by ``train``."""
+    from neuralloc.resume import RunFiles, resumable_state, save_state
+
+    files = RunFiles(tmp_path / "m/checkpoint_best.pt", tmp_path / "m/model.json", tmp_path / "m/train_log.csv")
+    save_state(state, files, best=state["best"] is not None, keep_last=0, numbered=False)
+    return resumable_state(files, "f", {**state["train_config"], **train}, run_threads), files
+
+
+# case -> (state, the run's changed settings, why the state is set aside; None: resumed)
+RESUME_CASES = {
+    "longer run": (_state(), {"max_updates": 50}, None),
+    "max_updates below the state": (_state(), {"max_updates": 10}, "at update 13, past max_updates 10"),
+    "max_updates at the state": (_state(), {"max_updates": 13}, None),
+    "max_epochs below the state": (_state(update=28, epoch=4, batch=3), {"max_epochs": 1},
+                                   "in epoch 5, past max_epochs 1"),
+    "max_epochs at the state's epoch end": (_state(epoch=0, batch=20), {"max_epochs": 1}, None),
+    "max_epochs at the state's end": (_state(epoch=1, batch=0, validated=(5, 10, 13)), {"max_epochs": 1}, None),
+    "a validation the new interval skips": (_state(), {"validate_interval": 10}, r"validated at updates \[5, 10\], where validate_interval 10 validates at \[10\]"),
+    "a validation the new interval adds": (_state(), {"validate_interval": 3}, "validate_interval 3 validates at"),
+    "another interval, no validation yet": (_state(update=2, validated=()), {"validate_interval": 3}, None),
+    "best_by after a validation": (_state(), {"best_by": "bleu"}, "chose its best so far with best_by loss"),
+    "best_by before any validation": (_state(update=4, validated=()), {"best_by": "bleu"}, None),
+    "BLEU sentences that pick the best": (_state(best_by="bleu"), {"valid_bleu_sentences": 9}, "valid_bleu_sentences 5"),
+    "BLEU sentences only logged": (_state(), {"valid_bleu_sentences": 9}, None),
+    "log_interval, keep_last": (_state(), {"log_interval": 7, "keep_last": 2}, None),
+    "device, compile, timeout": (_state(), {"device": "cuda", "compile": True, "distributed_timeout_min": 5}, None),
+}
+
+
+def test_every_resumable_setting_has_a_case():
+    """A setting added to RESUMABLE_CHANGES must be classified here: a bound, or no bound."""
+    from neuralloc.resume import RESUMABLE_CHANGES
+
+    assert set(RESUMABLE_CHANGES) == {k for _, changes, _ in RESUME_CASES.values() for k in changes}
+
+
+@pytest.mark.parametrize("case", RESUME_CASES)
+def test_every_bound_a_rerun_may_lower_sets_a_state_past_it_aside(tmp_path, case, caplog):
+    """Of the settings a resumed run may change (resume.RESUMABLE_CHANGES), those that bound the run
+    or choose its best: a state past them is set aside, whatever else it may be resumed."""
+    state, train, why = RESUME_CASES[case]
+    resumed, files = _resumable(tmp_path, state, **train)
+    if why is None:
+        assert resumed is not None and resumed["update"] == state["update"] and files.last.exists(), caplog.text
+    else:
+        assert resumed is None and (tmp_path / "m/resume.stale/last.pt").exists() and not files.resume_dir.exists()
+        assert re.search(why, caplog.text), caplog.text
+
+
+def test_a_state_of_another_cpu_thread_count_is_set_aside(tmp_path, caplog):
+    """On a CPU the thread count changes the weights (docs/benchmarks.md): a resume state is
+    resumed at its own thread count only; a GPU run's or on a GPU, threads do not matter."""
+    assert _resumable(tmp_path / "a", _state(threads=2), run_threads=1)[0] is None
+    assert "made with 2 CPU threads, this run has 1" in caplog.text and "set train.threads to 2" in caplog.text
+    assert _resumable(tmp_path / "b", _state(threads=None), run_threads=1)[0] is not None
+    assert _resumable(tmp_path / "c", _state(threads=2), run_threads=None)[0] is not None
+
+
+def test_an_unreadable_state_or_one_without_its_best_weights_is_set_aside(tmp_path, caplog):
+    from neuralloc.resume import RunFiles, resumable_state
+
+    _, files = _resumable(tmp_path, _state())
+    files.last.write_bytes(files.last.read_bytes()[:100])  # truncated (a full disk, a copy cut short)
+    assert resumable_state(files, "f", _state()["train_config"], 2) is None and "cannot be read" in caplog.text
+    _, files = _resumable(tmp_path, _state())
+    files.best.unlink()
+    assert resumable_state(files, "f", _state()["train_config"], 2) is None and "lost its best weights" in caplog.text
+    _, files = _resumable(tmp_path, _state())
+    save_checkpoint({**_state(), "metric": 0.7}, files.best)  # the weights of another validation
+    assert resumable_state(files, "f", _state()["train_config"], 2) is None and "another validation or run" in caplog.text
+
+
+@pytest.mark.slow
+def test_a_state_past_a_lowered_max_epochs_gives_the_shorter_model(straight, tmp_path, caplog):
+    """Interrupted in its third epoch, rerun with max_epochs 1: the one-epoch model, not the longer one."""
+    root, _ = straight
+    _interrupted(root, tmp_path / "m", 45, max_updates=60)
+    assert load_checkpoint(tmp_path / "m/resume/last.pt")["epoch"] >= 1
+    one_epoch = TrainConfig(max_updates=60, max_epochs=1, **RESUME_CFG)
+    experiment_trainer(root, small_model(), one_epoch, ["en-it", "it-en"], tmp_path / "m").train()
+    assert "past max_epochs 1" in caplog.text
+    experiment_trainer(root, small_model(), one_epoch, ["en-it", "it-en"], tmp_path / "fresh").train()
+    a, b = (load_checkpoint(tmp_path / d / "checkpoint_best.pt") for d in ("m", "fresh"))
+    assert a["update"] == b["update"] and all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
+    assert _rows(tmp_path / "m/train_log.csv", "train") == _rows(tmp_path / "fresh/train_log.csv", "train")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("damage", ["truncated last.pt", "best.pt deleted"])
+def test_a_damaged_state_is_set_aside_and_the_rerun_ends_as_an_uninterrupted_one(straight, tmp_path, damage, monkeypatch):
+    """A truncated last.pt used to fail every rerun; a state whose best.pt was gone was resumed and
+    published a later, worse best (here update 15 instead of 10)."""
+    root, done = straight
+    _best_at(monkeypatch, BEST_AT)
+    _interrupted(root, tmp_path / "m", 13)
+    resume = tmp_path / "m/resume"
+    if damage == "truncated last.pt":
+        (resume / "last.pt").write_bytes((resume / "last.pt").read_bytes()[:4096])
+    else:
+        (resume / "best.pt").unlink()
+    experiment_trainer(root, small_model(), TrainConfig(max_updates=30, **RESUME_CFG), ["en-it", "it-en"], tmp_path / "m").train()
+    a, b = load_checkpoint(done / "checkpoint_best.pt"), load_checkpoint(tmp_path / "m/checkpoint_best.pt")
+    assert a["update"] == b["update"] == BEST_AT and all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
+    assert (tmp_path / "m/resume.stale").exists()
+
+
+@pytest.mark.parametrize("found_by", ["training loss", "dev loss"])
+def test_a_diverging_run_stops_and_publishes_nothing(tmp_path, found_by):
+    """train.lr 50 makes the toy model's loss NaN within a few updates: it used to train on and
+    publish a NaN model (best by a NaN dev loss). Now it stops, with its resume state left at its
+    last finite validation."""
+    root = make_toy_experiment(tmp_path / "toy", pairs=("en-it", "it-en"), n_train=100)
+    logged = found_by == "training loss"
+    cfg = TrainConfig(max_tokens=200, lr=50.0, warmup_updates=2, max_updates=30, log_interval=2 if logged else 100,
+                      validate_interval=100 if logged else 2, valid_bleu_sentences=0, seed=3)
+    t = experiment_trainer(root, small_model(dropout=0.0), cfg, ["en-it", "it-en"], tmp_path / "m")
+    with pytest.raises(train.Diverged, match=f"training diverged: the {found_by} at update \\d+ is .*nan.*lower train.lr"):
+        t.train()
+    assert not (tmp_path / "m/checkpoint_best.pt").exists()
+    if not logged:
+        state = load_checkpoint(tmp_path / "m/resume/last.pt")
+        assert state["update"] < t.update and all(torch.isfinite(v).all() for v in state["model"].values())
+
+
+def test_a_model_that_ends_worse_than_it_started_is_flagged(tmp_path, monkeypatch, caplog):
+    """A finite divergence (dev loss up from its first validation to its last; the training loss,
+    where a run validates once): the log, the model card, the run summary and the claims say so."""
+    from neuralloc import claims, layout
+    from neuralloc.summary import summary
+    from neuralloc.validation import training_trend
+
+    validations = []
+
+    def rising(model, dev, *args, **kwargs):  # every validation's dev loss above the one before
+        validations.append(1)
+        return {p: {"loss": 1.0 + len(validations)} for p in dev.pairs}
+
+    monkeypatch.setattr(train, "validate", rising)
+    root = make_toy_experiment(tmp_path / "toy", pairs=("en-it", "it-en"), n_train=50)
+    run = tmp_path / "exp/seed1"
+    cfg = TrainConfig(max_tokens=200, warmup_updates=2, max_updates=6, log_interval=2, validate_interval=2, valid_bleu_sentences=0)
+    experiment_trainer(root, small_model(), cfg, ["en-it", "it-en"], layout.model_dir(str(run), "multilingual")).train()
+    card = json.loads(open(layout.model_file(str(run), "multilingual", "model.json")).read())
+    trend = card["trend"]
+    assert trend["worse"] and trend["metric"] == "dev loss" and (trend["first_update"], trend["last_update"]) == (2, 6)
+    assert "multilingual: its dev loss went from 2.0000 at update 2 to 4.0000 at update 6" in caplog.text
+    out = summary(str(tmp_path / "exp"), str(run), ["multilingual"], ["en-it", "it-en"], "test")
+    assert "models that ended worse than they started" in out and "multilingual: its dev loss went from" in out
+    verdict = claims.models_trained({"multilingual (seed 1)": trend, "continued (seed 1)": {**trend, "worse": False}})
+    assert verdict.verdict == claims.NOT_HELD and verdict.measured.startswith("multilingual (seed 1): dev loss 2 at update 2")
+    assert claims.models_trained({"continued (seed 1)": {**trend, "worse": False}}).verdict == claims.HELD
+    assert claims.models_trained({"multilingual (seed 1)": None}).verdict == claims.NOT_RUN
+    # validated once (the tests config at train.lr 50: loss 1,352 -> 25,781): the training loss tells
+    rows = [{"kind": "train", "update": str(u), "loss": str(x)} for u, x in ((10, 1352.0), (20, 9000.0), (30, 25781.0))]
+    rows.append({"kind": "valid", "update": "30", "pair": "it-en", "loss": "3000.0", "bleu": "0.00"})
+    lr50 = training_trend(rows, "loss")
+    assert lr50["worse"] and lr50["metric"] == "training loss" and (lr50["first"], lr50["last"]) == (1352.0, 25781.0)
+    falling = [{**r, "loss": str(30000.0 - float(r["loss"]))} if r["kind"] == "train" else r for r in rows]
+    assert not training_trend(falling, "loss")["worse"]
+    assert training_trend(rows[:1] + rows[-1:], "loss") is None  # one log row, one validation: nothing to compare
 
 
 def test_checkpoint_errors(tmp_path):

@@ -4,6 +4,7 @@ data stages on hand-made corpora served from 127.0.0.1."""
 import csv
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -64,6 +65,30 @@ def test_one_setting_from_the_command_line(tmp_path):
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0 and "train.max_updates: 0 is less than the minimum of 1" in out
     assert "pairs" not in out  # the full config's other keys are still there
+
+
+def _make(target: str, settings: str) -> subprocess.CompletedProcess:
+    """``make TARGET SET=...`` on the tests config, with this interpreter's Snakemake (no install)."""
+    cmd = ["make", "-s", "-o", ".venv/.installed", target, f"BIN={Path(sys.executable).parent}",
+           "CONFIG=configs/tests.yaml", f"SET={settings}"]
+    return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+@pytest.mark.parametrize("target", ["dry-run", "plan"])
+def test_make_stops_on_a_malformed_setting_and_takes_quoted_values(target):
+    """A malformed SET stops make before Snakemake or the plan starts (it used to be dropped, and
+    the unmodified config ran); a quoted value with spaces reaches them whole."""
+    for bad, message in (("train.lr", "'train.lr': a setting is key=value"), ("experiment=a b", "'b': a setting is key=value")):
+        proc = _make(target, bad)
+        assert proc.returncode != 0 and message in proc.stderr, (bad, proc.stdout[-2000:], proc.stderr[-2000:])
+        assert "Building DAG" not in proc.stdout + proc.stderr and "trained models" not in proc.stdout
+    proc = _make(target, "experiment=setcheck train.max_updates=77 train.adam_betas='[0.9, 0.99]'")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    if target == "plan":
+        assert "experiment setcheck:" in proc.stdout and re.search(r"^multilingual +[\d,]+ +77 ", proc.stdout, re.M)
+    else:
+        assert "results/setcheck/seed1/models/multilingual/checkpoint_best.pt" in proc.stdout
 
 
 def test_each_seed_is_its_own_training_target(tmp_path):
@@ -171,7 +196,7 @@ def test_released_code_reading_computes_what_the_authors_code_does(workflow_run)
     exp = workflow_run / "results" / "tests"
     run = exp / "seed1"
     pairs = ["it-en", "en-it", "ro-en", "en-ro"]
-    model, vocab, _ = load_for_inference(str(run / "models/multilingual/checkpoint_best.pt"), str(exp / "data/dict.txt"), 1)
+    model, vocab, _, _ = load_for_inference(str(run / "models/multilingual/checkpoint_best.pt"), str(exp / "data/dict.txt"), 1)
     data = ParallelData.from_experiment(exp, "dev", pairs, vocab, model.cfg.max_positions)
     for method in ("te", "av"):
         ref = {p: released_importance(model, data, p, method) for p in pairs}

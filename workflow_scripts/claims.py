@@ -6,4 +6,4 @@ from neuralloc.logs import setup_logging
 setup_logging(snakemake.log[0])
 i, o = snakemake.input, snakemake.output
 make_claims(**snakemake.params.settings, tables=list(i.tables), figures=list(i.figures), hypotheses=list(i.hypotheses),
-            references=list(i.references), csv=o.csv, md=o.md, html=o.html)
+            references=list(i.references), cards=list(i.cards), csv=o.csv, md=o.md, html=o.html)

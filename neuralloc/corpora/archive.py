@@ -6,6 +6,8 @@ import tarfile
 import zipfile
 from pathlib import Path
 
+from ..fileio import decode_utf8
+
 
 class Archive:
     """Random access to the regular files of a tar or zip archive (a wheel is a zip)."""
@@ -35,7 +37,7 @@ class Archive:
         return self._tar.extractfile(self._members[name]).read()
 
     def read_text(self, name: str) -> str:
-        return self.read_bytes(name).decode("utf-8")
+        return decode_utf8(self.read_bytes(name), f"{self.path} (member {name})")
 
     def close(self) -> None:
         (self._zip or self._tar).close()

