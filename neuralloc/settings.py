@@ -189,11 +189,11 @@ def tables(config: dict) -> dict:
 
 
 def claims(config: dict) -> dict:
-    """The claims' inputs (tables and figures by name, systems) and the bootstrap's samples."""
+    """The claims' inputs (tables and figures by name, systems, erasure runs) and the bootstrap's samples."""
     return {"table_names": list(design.table_layout(config)), "figure_names": design.claim_figures(config),
             "systems": design.claim_systems(config), "pairs": config["pairs"],
             "samples": config["sweeps"]["significance_samples"],
-            "hypothesis_systems": design.claim_hypothesis_systems(config)}
+            "hypothesis_systems": design.claim_hypothesis_systems(config), "erasure": design.claim_erasure(config)}
 
 
 # ---- figures ---------------------------------------------------------------------------------
