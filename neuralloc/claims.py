@@ -26,7 +26,7 @@ from .fileio import atomic_open, read_lines
 from .languages import LANGUAGE_BRANCHES, Pair
 from .significance import ALPHA, Estimate, Resampled, permutation_test
 from .systems import parse_method_system
-from .tables import html_page
+from .pages import table_page
 
 log = logging.getLogger(__name__)
 
@@ -347,7 +347,7 @@ def write_claims(verdicts: list[Verdict], csv: str, md: str, html_path: str | No
     if html_path:
         cells = frame.rename(columns=str.capitalize).map(html_text.escape)
         with atomic_open(html_path) as f:
-            f.write(html_page("claims", cells, f"Each claim of the paper against this run: held, not held, inconclusive "
+            f.write(table_page("claims", cells.to_html(index=False, escape=False, border=0), f"Each claim of the paper against this run: held, not held, inconclusive "
                               f"(the test ran and cannot tell) or not run (the experiment cannot test it); {RULE}. "
                               "Each row states its own rule (neuralloc/claims.py)."))
 

@@ -14,6 +14,7 @@ from .systems import base_system, erasure_system, expand_systems, label, method_
 MULTILINGUAL = "multilingual"  # the reference of every gain, significance test and ΔBLEU
 VARIANT_LABELS = {"pair": "by pair", "source": "by source", "target": "by target", "separate": "separate enc-dec"}
 TABLES = ("main", "rho", "k", "variants", "readings")
+FIGURE_FORMATS = ("png", "pdf", "csv", "html")  # each figure, its numbers and its report page (figure and caption)
 
 
 @dataclass(frozen=True)
@@ -173,7 +174,7 @@ def claim_figures(config: dict) -> list[str]:
 
 
 def figure_stems(config: dict) -> list[str]:
-    """The figures the config asks for (each written as PNG and PDF)."""
+    """The figures the config asks for (each written in every FIGURE_FORMATS)."""
     stems = ["importance", "importance_correlation", "lscore", "mscore"]
     stems += [f"training_curves_{curve_name(m)}" for m in curve_models(config)]
     if config["sweeps"]["k"]:

@@ -21,6 +21,7 @@ from .design import MULTILINGUAL as BASELINE
 from .design import Row
 from .fileio import atomic_open, read_lines
 from .languages import Pair
+from .pages import table_page
 from .scoring import read_scores
 from .significance import ALPHA, Interval, Resampled
 
@@ -136,19 +137,6 @@ def footer(signature: str, seeds: int, samples: int) -> str:
     return " ".join(parts)
 
 
-HTML_STYLE = ("body{font-family:sans-serif;font-size:14px;margin:1em} table{border-collapse:collapse}"
-              "th,td{padding:3px 10px;border-bottom:1px solid #ddd;text-align:right} th:first-child,td:first-child"
-              "{text-align:left} caption{caption-side:bottom;text-align:left;color:#444;padding-top:8px;max-width:60em}")
-
-
-def html_page(title: str, table: pd.DataFrame, caption: str) -> str:
-    """A formatted table as a page of its own (cells already HTML), for the Snakemake report."""
-    body = table.to_html(index=False, escape=False, border=0)
-    body = body.replace("<thead>", f"<caption>{html.escape(caption)}</caption>\n<thead>", 1)
-    return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
-            f"<style>{HTML_STYLE}</style></head>\n<body>\n{body}\n</body></html>\n")
-
-
 def write_table(table: pd.DataFrame, pairs: list[str], caption: str, csv: str, md: str, tex: str,
                 html_path: str | None = None) -> None:
     """The numbers (CSV), and the table as Markdown, LaTeX (booktabs, caption holding the signature)
@@ -159,7 +147,8 @@ def write_table(table: pd.DataFrame, pairs: list[str], caption: str, csv: str, m
         f.write(format_table(table, pairs, "md").to_markdown(index=False) + "\n\n" + caption + "\n")
     if html_path:
         with atomic_open(html_path) as f:
-            f.write(html_page(caption.split(".")[0], format_table(table, pairs, "html"), caption))
+            f.write(table_page(caption.split(".")[0], format_table(table, pairs, "html").to_html(index=False, escape=False, border=0),
+                               caption))
     body = format_table(table, pairs, "tex").to_latex(index=False, escape=False, column_format="l" + "r" * (len(pairs) + 2))
     body = body.replace(r"\begin{tabular}", r"\centering" + "\n" + r"\begin{tabular}", 1)
     with atomic_open(tex) as f:

@@ -257,5 +257,5 @@ def all_targets():
                  for split in config["decode"]["splits"]]
     tables = [path for fmt in ("csv", "md", "tex", "html") for path in table_targets(fmt)]
     tables += [layout.table(EXP, "claims", fmt) for fmt in ("csv", "md", "html")]
-    figures = [layout.figure(EXP, stem, fmt) for stem in design.figure_stems(config) for fmt in ("png", "pdf")]
+    figures = [layout.figure(EXP, stem, fmt) for stem in design.figure_stems(config) for fmt in design.FIGURE_FORMATS]
     return [rules.build_vocab.output[0]] + data + evaluated + tables + figures
