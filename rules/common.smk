@@ -7,12 +7,14 @@ import sys
 
 sys.path.insert(0, workflow.basedir)  # the package, even where Snakemake runs outside .venv
 from neuralloc import design, layout, readings, settings
-from neuralloc.logs import PROGRESS_ENV
+from neuralloc.logs import workflow_environment
 from neuralloc.config import ConfigError, deep_update, typed_overrides, validate
 from neuralloc.corpora import SIDES, SPLITS, download_plan, text_keys
 from neuralloc.languages import Pair, languages_of
-# jobs side by side share the terminal: progress as a line per refresh, not a redrawn bar
-os.environ.setdefault(PROGRESS_ENV, "lines")
+# jobs side by side share the console: no progress bars, only warnings and a line per finished
+# model reach it; each job's log file gets the rest (neuralloc/logs.py)
+for _key, _value in workflow_environment().items():
+    os.environ.setdefault(_key, _value)
 
 from neuralloc.systems import (
     ARCHITECTURES, FAMILY_BASE, IMPORTANCE, SYSTEM_PATTERN, VARIANTS, parse_method_system,
