@@ -8,7 +8,7 @@ import sys
 sys.path.insert(0, workflow.basedir)  # the package, even where Snakemake runs outside .venv
 from neuralloc import design, layout, readings, settings
 from neuralloc.logs import workflow_environment
-from neuralloc.config import ConfigError, deep_update, typed_overrides, validate
+from neuralloc.config import ConfigError, deep_update, in_place_notice, typed_overrides, validate
 from neuralloc.corpora import SIDES, SPLITS, download_plan, text_keys
 from neuralloc.languages import Pair, languages_of
 # jobs side by side share the console: no progress bars, only warnings and a line per finished
@@ -38,6 +38,9 @@ config.clear()
 config.update(_validated)
 
 EXP = layout.experiment(config)
+_notice = in_place_notice(workflow.config_settings.config, config["experiment"], EXP, os.path.isdir(EXP))
+if _notice:
+    print(_notice, file=sys.stderr)
 RUN = layout.run(EXP, "{seed}")  # everything trained: one tree per training seed
 SEEDS = config["seeds"]
 FIRST = layout.run(EXP, SEEDS[0])  # per-model figures and the significance test use the first seed

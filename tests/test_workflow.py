@@ -66,6 +66,15 @@ def test_one_setting_from_the_command_line(tmp_path):
     assert "pairs" not in out  # the full config's other keys are still there
 
 
+def test_a_command_line_change_of_an_existing_experiment_names_its_directory(tmp_path):
+    full = _config(tmp_path)
+    (tmp_path / "results" / "tests").mkdir(parents=True)
+    proc = run_snakemake(tmp_path, full, "-n", "--config", "train={max_updates: 7}")
+    assert "apply to experiment 'tests', whose results are in results/tests/" in proc.stderr
+    proc = run_snakemake(tmp_path, full, "-n", "--config", "train={max_updates: 7}", "experiment=tests2")
+    assert "whose results are in" not in proc.stderr  # a new experiment replaces nothing
+
+
 def test_each_seed_is_its_own_training_target(tmp_path):
     proc = run_snakemake(tmp_path, _config(tmp_path, seeds=[1, 2]), "-n")
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", proc.stdout, re.M))
