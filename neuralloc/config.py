@@ -243,6 +243,19 @@ def config_args(settings: list[str]) -> list[str]:
     return [f"{k}={json.dumps(v)}" for k, v in dotted_settings(settings).items()]
 
 
+def in_place_notice(overrides: dict, experiment: str, experiment_dir: str, exists: bool) -> str | None:
+    """What to tell a user whose command-line settings (``--config``, make's ``SET``) change an
+    experiment that already has results, without naming a new one: its jobs whose settings change
+    rerun there and replace what it holds. None when nothing is replaced."""
+    if not overrides or "experiment" in overrides or not exists:
+        return None
+    keys = ", ".join(sorted(overrides))
+    return (f"note: the settings given on the command line ({keys}) apply to experiment {experiment!r}, whose results "
+            f"are in {experiment_dir}/: the jobs whose settings they change rerun there and replace what it holds. "
+            f"To keep it as it is, name a new experiment: add experiment=NAME (make run SET=\"experiment=NAME ...\", "
+            f"or --config experiment=NAME).")
+
+
 def deep_update(base: dict, new: dict) -> dict:
     for key, value in new.items():
         if isinstance(value, dict) and isinstance(base.get(key), dict):

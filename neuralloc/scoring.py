@@ -25,9 +25,6 @@ def corpus_scores(hypotheses: Sequence[str], references: Sequence[str], target_l
             "chrf_signature": str(chrf.get_signature()), "sentences": len(hypotheses)}
 
 
-# Below this BLEU a system translates too little for differences to mean anything: tables mark no
-# significance there and the claims say so.
-MEANINGFUL_BLEU = 5.0
 SCORE_FIELDS = ["system", "split", "seed", "pair", "bleu", "chrf", "sentences", "bleu_signature", "chrf_signature"]
 
 

@@ -11,7 +11,7 @@ systems, seeds and sweep points are requested only decides which jobs exist.
 
 from __future__ import annotations
 
-from . import design, readings
+from . import captions, design, readings
 from .corpora import download_plan
 from .languages import Pair, languages_of
 from .sites import KINDS
@@ -211,38 +211,49 @@ def tables(config: dict) -> dict:
 
 
 def claims(config: dict) -> dict:
-    """The claims' inputs (tables and figures by name, systems) and the bootstrap's samples."""
+    """The claims' inputs (tables and figures by name, systems, erasure runs) and the bootstrap's samples."""
     return {"table_names": list(design.table_layout(config)), "figure_names": design.claim_figures(config),
             "systems": design.claim_systems(config), "pairs": config["pairs"],
             "samples": config["sweeps"]["significance_samples"],
-            "hypothesis_systems": design.claim_hypothesis_systems(config),
+            "hypothesis_systems": design.claim_hypothesis_systems(config), "erasure": design.claim_erasure(config),
             "card_models": [f"{model} (seed {seed})" for seed, model in design.trained_models(config)]}
 
 
-# ---- figures ---------------------------------------------------------------------------------
+# ---- figures ----------------------------------------------------------------------------------
+# Every figure job gets the experiment's pairs (a pair's colour is its place among them) and its
+# caption (report/{name}.rst with the config filled in), which its report page shows.
 
 
 def figure_importance(config: dict) -> dict:
-    return {"pairs": design.figure_pairs(config), "sites": config["figures"]["importance_sites"]}
+    return {"pairs": config["pairs"], "shown": design.figure_pairs(config), "sites": config["figures"]["importance_sites"],
+            "caption": captions.render("importance", config)}
 
 
 def figure_importance_correlation(config: dict) -> dict:
-    return {"pairs": config["pairs"]}
+    return {"pairs": config["pairs"], "caption": captions.render("importance_correlation", config)}
+
+
+def figure_allocation(config: dict) -> dict:
+    return {"pairs": config["pairs"], "captions": {name: captions.render(name, config) for name in ("lscore", "mscore")}}
 
 
 def figure_k_sweep(config: dict) -> dict:
-    return {"points": design.k_sweep_points(config), "reference": design.MULTILINGUAL}
+    return {"points": design.k_sweep_points(config), "reference": design.MULTILINGUAL,
+            "caption": captions.render("k_sweep", config)}
 
 
 def figure_erasure(config: dict) -> dict:
     runs, reference = design.erasure_figure_runs(config)
-    return {"runs": runs, "reference": reference, "group": "erased", "ylabel": "ΔBLEU over the intact Method system"}
+    return {"runs": runs, "reference": reference, "group": "erased", "ylabel": "ΔBLEU over the intact Method system",
+            "pairs": config["pairs"], "caption": captions.render("erasure", config), "title": "Erasure (Figure 5)"}
 
 
 def figure_variants(config: dict) -> dict:
     return {"runs": design.variant_runs(config), "reference": design.MULTILINGUAL, "group": "allocation",
-            "ylabel": "ΔBLEU over Multilingual"}
+            "ylabel": "ΔBLEU over Multilingual", "pairs": config["pairs"], "caption": captions.render("variants", config),
+            "title": "Allocation variants (Figure 6)"}
 
 
 def figure_training_curves(config: dict) -> dict:
-    return {"models": [design.curve_name(m) for m in design.curve_models(config)]}
+    return {"models": [design.curve_name(m) for m in design.curve_models(config)], "pairs": config["pairs"],
+            "label_smoothing": config["train"]["label_smoothing"], "caption": captions.render("training_curves", config)}

@@ -1,9 +1,11 @@
-"""What the end of a run prints: the main table, where the tables, figures and report are, and a
-few sample translations per system, so the first run shows what the models do. Torch-free; it
-reads only what exists (a run that built one file prints what it can)."""
+"""What the end of a run prints: the main table, the verdict on each of the paper's claims, where
+the tables, figures and report are, and a few sample translations per system, so the first run
+shows what the models do. Torch-free; it reads only what exists (a run that built one file prints
+what it can)."""
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 
@@ -57,6 +59,12 @@ def summary(exp: str, run_dir: str, systems: list[str], pairs: list[str], split:
     if worse:
         lines += ["", "== warning: models that ended worse than they started"] + worse
     claims = layout.table(exp, "claims", "md")
+    if os.path.exists(layout.table(exp, "claims", "csv")):
+        with open(layout.table(exp, "claims", "csv"), encoding="utf-8", newline="") as f:
+            verdicts = [(row["verdict"], row["claim"]) for row in csv.DictReader(f)]
+        width = max(len(v) for v, _ in verdicts) if verdicts else 0
+        lines += ["", f"== the paper's claims against this run (why: {claims})"]
+        lines += [f"  {verdict:<{width}}  {claim}" for verdict, claim in verdicts]
     where = [("tables (CSV, Markdown, LaTeX, HTML)", f"{exp}/tables/"), ("figures (PNG, PDF, CSV)", f"{exp}/figures/"),
              ("the paper's claims checked", claims), ("logs of the data and table jobs", f"{exp}/logs/"),
              ("logs of the training and decoding jobs", f"{run_dir}/logs/")]

@@ -3,10 +3,10 @@ Multilingual ("29.43+0.56"), Para (exact parameter count of the model(s) as run)
 and LaTeX (booktabs).
 
 Beyond the paper: chrF beside BLEU in the CSV; mean and std over training seeds when there are
-several; paired bootstrap resampling (sacreBLEU's own implementation) of each system against
-Multilingual per pair, p-values in the CSV and a dagger on cells with p < 0.05 (none where both are below
-scoring.MEANINGFUL_BLEU, where the test means little). The best cell of
-each column is bold.
+several; the paired bootstrap of each system's difference from Multilingual, per pair and for the
+average (``significance.py``: the first seed's test sets, the same resamples for every system),
+with its 95% interval and p-value in the CSV and a dagger where the interval excludes zero, in
+either direction. The best cell of each column is bold.
 """
 
 from __future__ import annotations
@@ -16,29 +16,17 @@ import json
 import logging
 
 import pandas as pd
-from sacrebleu.metrics import BLEU
-from sacrebleu.significance import PairedTest
 
 from .design import MULTILINGUAL as BASELINE
 from .design import Row
 from .fileio import atomic_open, read_lines
 from .languages import Pair
-from .scoring import MEANINGFUL_BLEU, read_scores
+from .pages import table_page
+from .scoring import read_scores
+from .significance import ALPHA, Interval, Resampled
 
 log = logging.getLogger(__name__)
-ALPHA = 0.05
-
-
-def paired_bootstrap(baseline: list[str], system: list[str], references: list[str], samples: int) -> float:
-    """p-value of sacreBLEU's paired bootstrap test of ``system`` against ``baseline`` (BLEU); 1
-    when both score the same (sacreBLEU then reports 1/(samples+1), which is no evidence at all)."""
-    bleu = BLEU()
-    if bleu.corpus_score(system, [references]).score == bleu.corpus_score(baseline, [references]).score:
-        return 1.0
-    test = PairedTest([("baseline", baseline), ("system", system)], {"BLEU": BLEU()}, [references],
-                      test_type="bs", n_samples=samples)
-    _, results = test()
-    return float(results["BLEU"][1].p_value)
+AVERAGE = "ave"  # the key of the average over pairs among a table's differences
 
 
 def pair_label(pair: str) -> str:
@@ -46,11 +34,20 @@ def pair_label(pair: str) -> str:
     return f"{p.src.capitalize()}→{p.tgt.capitalize()}"
 
 
+def _evidence(rec: dict, key: str, diff: Interval | None) -> None:
+    """The difference from Multilingual at ``key`` (a pair or the average): interval, p, mark."""
+    nan = float("nan")
+    rec[f"{key}_low"], rec[f"{key}_high"], rec[f"{key}_p"] = (diff.low, diff.high, diff.p) if diff else (nan, nan, nan)
+    rec[f"{key}_marked"] = bool(diff and diff.sign != 0)
+
+
 def build_table(scores: pd.DataFrame, rows: list[Row], pairs: list[str], parameters: dict[str, int],
-                pvalues: dict[tuple[str, str], float] | None = None) -> pd.DataFrame:
-    """The numeric table: per pair BLEU mean/std over seeds, chrF, p-value; AVE, gain over
-    Multilingual (NaN when it is not in ``scores``), parameters."""
-    pvalues = pvalues or {}
+                differences: dict[tuple[str, str], Interval] | None = None) -> pd.DataFrame:
+    """The numeric table: per pair BLEU mean/std over seeds, chrF, the difference from Multilingual
+    (interval, p, marked where the interval excludes zero); AVE, gain over Multilingual (NaN when
+    it is not in ``scores``) and the same evidence for it; parameters. ``differences`` holds
+    (system, pair or AVERAGE) -> Interval."""
+    differences = differences or {}
     means = scores.groupby(["system", "pair"])[["bleu", "chrf"]].mean()
     stds = scores.groupby(["system", "pair"])["bleu"].std(ddof=1)
     seeds = scores.groupby("system")["seed"].nunique()
@@ -67,35 +64,37 @@ def build_table(scores: pd.DataFrame, rows: list[Row], pairs: list[str], paramet
             rec[f"{pair}_bleu"] = means.loc[(row.system, pair), "bleu"]
             rec[f"{pair}_bleu_std"] = stds.get((row.system, pair), float("nan"))
             rec[f"{pair}_chrf"] = means.loc[(row.system, pair), "chrf"]
-            rec[f"{pair}_p"] = p = pvalues.get((row.system, pair), float("nan"))
-            # marked only where at least one of the two translates enough for the test to mean something
-            base = means["bleu"].get((BASELINE, pair), float("nan"))
-            rec[f"{pair}_marked"] = bool(p < ALPHA and max(rec[f"{pair}_bleu"], base) >= MEANINGFUL_BLEU)
+            _evidence(rec, pair, differences.get((row.system, pair)))
         aves = per_seed_ave[row.system]
         rec["ave_bleu"] = aves.mean()
         rec["ave_bleu_std"] = aves.std(ddof=1) if len(aves) > 1 else float("nan")
         rec["ave_chrf"] = sum(rec[f"{p}_chrf"] for p in pairs) / len(pairs)
         rec["ave_gain"] = rec["ave_bleu"] - base_ave
+        _evidence(rec, AVERAGE, differences.get((row.system, AVERAGE)))
         rec["parameters"] = parameters.get(row.system)
         out.append(rec)
     return pd.DataFrame(out)
 
 
+def _mark(significant: bool, fmt: str) -> str:
+    return (r"$^\dagger$" if fmt == "tex" else "†") if significant else ""
+
+
 def _cell(mean: float, std: float, bold: bool, significant: bool, fmt: str) -> str:
     text = f"{mean:.2f}" + (f" ± {std:.2f}" if std == std else "")
     if fmt == "html":
-        return (f"<b>{text}</b>" if bold else text) + ("†" if significant else "")
-    if fmt == "tex":
+        text = f"<b>{text}</b>" if bold else text
+    elif fmt == "tex":
         text = text.replace("±", r"$\pm$")
         text = rf"\textbf{{{text}}}" if bold else text
-        return text + (r"$^\dagger$" if significant else "")
-    text = f"**{text}**" if bold else text
-    return text + ("†" if significant else "")
+    else:
+        text = f"**{text}**" if bold else text
+    return text + _mark(significant, fmt)
 
 
 def format_table(table: pd.DataFrame, pairs: list[str], fmt: str) -> pd.DataFrame:
-    """Display cells for ``fmt`` ("md", "html" or "tex"): best per column bold, dagger where marked (p < 0.05,
-    and the system or Multilingual at ``MEANINGFUL_BLEU`` or more)."""
+    """Display cells for ``fmt`` ("md", "html" or "tex"): best per column bold, dagger where marked (the
+    interval of the difference from Multilingual excludes zero)."""
     escape = {"tex": latex_escape, "html": html.escape}.get(fmt, str)
     disp = pd.DataFrame({"System": table["label"].map(escape)})
     for pair in pairs:
@@ -110,6 +109,7 @@ def format_table(table: pd.DataFrame, pairs: list[str], fmt: str) -> pd.DataFram
         cell = _cell(r["ave_bleu"], r["ave_bleu_std"], r["ave_bleu"] == best, False, fmt)
         if r["system"] != BASELINE and r["ave_gain"] == r["ave_gain"]:
             cell += f"{round(r['ave_gain'], 2) + 0.0:+.2f}"  # + 0.0: no "-0.00"
+            cell += _mark(bool(r.get(f"{AVERAGE}_marked")), fmt)
         ave.append(cell)
     disp["AVE"] = ave
     disp["Para"] = [f"{p / 1e6:.2f}M" if p == p and p is not None else "" for p in table["parameters"]]
@@ -130,23 +130,11 @@ def footer(signature: str, seeds: int, samples: int) -> str:
     if seeds > 1:
         parts.append(f"Mean ± std over {seeds} training seeds.")
     if samples:
-        parts.append(f"† p < {ALPHA} in a paired bootstrap test against Multilingual ({samples} samples, first seed); "
-                     f"no mark where both are below {MEANINGFUL_BLEU:g} BLEU, where the test means little.")
+        parts.append(f"†: the {100 * (1 - ALPHA):g}% confidence interval of the difference from Multilingual excludes zero "
+                     f"(paired bootstrap, {samples} resamples of the first seed's test sets; on AVE, of the average gain); "
+                     "the CSV gives each interval.")
     parts.append("Bold: best in column. AVE: average BLEU, then the gain over Multilingual. Para: parameters.")
     return " ".join(parts)
-
-
-HTML_STYLE = ("body{font-family:sans-serif;font-size:14px;margin:1em} table{border-collapse:collapse}"
-              "th,td{padding:3px 10px;border-bottom:1px solid #ddd;text-align:right} th:first-child,td:first-child"
-              "{text-align:left} caption{caption-side:bottom;text-align:left;color:#444;padding-top:8px;max-width:60em}")
-
-
-def html_page(title: str, table: pd.DataFrame, caption: str) -> str:
-    """A formatted table as a page of its own (cells already HTML), for the Snakemake report."""
-    body = table.to_html(index=False, escape=False, border=0)
-    body = body.replace("<thead>", f"<caption>{html.escape(caption)}</caption>\n<thead>", 1)
-    return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
-            f"<style>{HTML_STYLE}</style></head>\n<body>\n{body}\n</body></html>\n")
 
 
 def write_table(table: pd.DataFrame, pairs: list[str], caption: str, csv: str, md: str, tex: str,
@@ -159,7 +147,8 @@ def write_table(table: pd.DataFrame, pairs: list[str], caption: str, csv: str, m
         f.write(format_table(table, pairs, "md").to_markdown(index=False) + "\n\n" + caption + "\n")
     if html_path:
         with atomic_open(html_path) as f:
-            f.write(html_page(caption.split(".")[0], format_table(table, pairs, "html"), caption))
+            f.write(table_page(caption.split(".")[0], format_table(table, pairs, "html").to_html(index=False, escape=False, border=0),
+                               caption))
     body = format_table(table, pairs, "tex").to_latex(index=False, escape=False, column_format="l" + "r" * (len(pairs) + 2))
     body = body.replace(r"\begin{tabular}", r"\centering" + "\n" + r"\begin{tabular}", 1)
     with atomic_open(tex) as f:
@@ -167,16 +156,21 @@ def write_table(table: pd.DataFrame, pairs: list[str], caption: str, csv: str, m
 
 
 def significance(hypotheses: dict[str, dict[str, list[str]]], references: dict[str, list[str]],
-                 systems: list[str], samples: int) -> dict[tuple[str, str], float]:
-    """p-value per (system, pair) against Multilingual; nothing when it or ``samples`` is missing."""
+                 systems: list[str], samples: int) -> dict[tuple[str, str], Interval]:
+    """The difference of each system from Multilingual per pair and on average (AVERAGE), from one
+    set of resamples; nothing when Multilingual or ``samples`` is missing."""
     if samples <= 0 or BASELINE not in hypotheses:
         return {}
+    resampled = Resampled(references, samples)
+    for system in dict.fromkeys([BASELINE, *systems]):
+        resampled.add(system, hypotheses[system])
     out = {}
     for system in systems:
         if system == BASELINE:
             continue
-        for pair, refs in references.items():
-            out[(system, pair)] = paired_bootstrap(hypotheses[BASELINE][pair], hypotheses[system][pair], refs, samples)
+        for pair in references:
+            out[(system, pair)] = resampled.difference(system, BASELINE, [pair])
+        out[(system, AVERAGE)] = resampled.difference(system, BASELINE)
     return out
 
 
@@ -202,11 +196,11 @@ def make_tables(layout: dict[str, list[list[str]]], pairs: list[str], split: str
     hyps = {s: {p: next(files) for p in pairs} for s in hypothesis_systems}
     needed = (set(systems) | {BASELINE}) if samples else set()
     texts = {s: {p: read_lines(path) for p, path in hyps[s].items()} for s in needed if s in hyps}
-    pvalues = significance(texts, refs, systems, samples)
+    differences = significance(texts, refs, systems, samples)
     signature = frame["bleu_signature"].iloc[0]
     n_seeds = int(frame["seed"].nunique())
     for (name, rows), csv_path, md_path, tex_path, html_path in zip(tables.items(), csv, md, tex, html, strict=True):
-        table = build_table(frame, rows, pairs, parameters, pvalues)
-        caption = f"{name} ({split}). " + footer(signature, n_seeds, samples if pvalues else 0)
+        table = build_table(frame, rows, pairs, parameters, differences)
+        caption = f"{name} ({split}). " + footer(signature, n_seeds, samples if differences else 0)
         write_table(table, pairs, caption, csv_path, md_path, tex_path, html_path)
         log.info("table %s: %d rows", name, len(table))

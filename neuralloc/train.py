@@ -28,7 +28,7 @@ from .data import Batch, ParallelData, bucket_of, epoch_batches, pair_ids
 from .distributed import DEFAULT_TIMEOUT_MIN, World
 from .binarized import offsets_path
 from .fileio import files_digest, read_lines, sha256sum
-from .logs import progress
+from .logs import announce, finished_model, progress
 from .loss import label_smoothed_loss
 from .model import ModelConfig, SiteContext, Transformer, context_maker, site_widths
 from .resume import (CsvLog, RunFiles, finish, fingerprint, plain_config, resumable_state, save_state, validates_at,
@@ -418,6 +418,9 @@ class Trainer:
             finish(self.files)
         self.world.barrier()
         log.info("done: %d updates in %.1f s; best weights in %s", self.update, time.time() - start, self.files.checkpoint)
+        if self.world.main:  # the one line of this job on the workflow's console
+            announce(log, finished_model(self.name, self.update, time.time() - start, self.csv.rows,
+                                         lambda results: selection_metric(results, cfg.best_by)))
 
     def _stop_everywhere(self) -> bool:
         """Whether any rank was asked to stop (every rank stops at the same update; host memory

@@ -7,12 +7,14 @@ import sys
 
 sys.path.insert(0, workflow.basedir)  # the package, even where Snakemake runs outside .venv
 from neuralloc import design, layout, readings, settings
-from neuralloc.logs import PROGRESS_ENV
-from neuralloc.config import ConfigError, deep_update, typed_overrides, validate
+from neuralloc.logs import workflow_environment
+from neuralloc.config import ConfigError, deep_update, in_place_notice, typed_overrides, validate
 from neuralloc.corpora import SIDES, SPLITS, download_plan, text_keys
 from neuralloc.languages import Pair, languages_of
-# jobs side by side share the terminal: progress as a line per refresh, not a redrawn bar
-os.environ.setdefault(PROGRESS_ENV, "lines")
+# jobs side by side share the console: no progress bars, only warnings and a line per finished
+# model reach it; each job's log file gets the rest (neuralloc/logs.py)
+for _key, _value in workflow_environment().items():
+    os.environ.setdefault(_key, _value)
 
 from neuralloc.systems import (
     ARCHITECTURES, FAMILY_BASE, IMPORTANCE, SYSTEM_PATTERN, VARIANTS, parse_method_system,
@@ -36,6 +38,9 @@ config.clear()
 config.update(_validated)
 
 EXP = layout.experiment(config)
+_notice = in_place_notice(workflow.config_settings.config, config["experiment"], EXP, os.path.isdir(EXP))
+if _notice:
+    print(_notice, file=sys.stderr)
 RUN = layout.run(EXP, "{seed}")  # everything trained: one tree per training seed
 SEEDS = config["seeds"]
 FIRST = layout.run(EXP, SEEDS[0])  # per-model figures and the significance test use the first seed
@@ -279,5 +284,5 @@ def all_targets():
                  for split in config["decode"]["splits"]]
     tables = [path for fmt in ("csv", "md", "tex", "html") for path in table_targets(fmt)]
     tables += [layout.table(EXP, "claims", fmt) for fmt in ("csv", "md", "html")]
-    figures = [layout.figure(EXP, stem, fmt) for stem in design.figure_stems(config) for fmt in ("png", "pdf")]
+    figures = [layout.figure(EXP, stem, fmt) for stem in design.figure_stems(config) for fmt in design.FIGURE_FORMATS]
     return [rules.build_vocab.output[0], rules.translation_recipe.output[0]] + data + run_targets() + evaluated + tables + figures

@@ -184,3 +184,26 @@ def test_dotted_settings_become_config_arguments():
     assert args == ['train={"max_updates": 500, "lr": 0.001}', 'decode={"beam": 5}', "seeds=[1, 2]"]
     with pytest.raises(ConfigError, match="key=value"):
         config_args(["train.max_updates"])
+
+
+def test_settings_that_name_pairs_follow_pairs_unless_set():
+    """The demo config with other pairs given on the command line (make run SET="pairs=[fr-en,en-fr]"):
+    the erasure runs and Figure 2 follow the new pairs; a pair a user names that the experiment
+    lacks is still an error that says so."""
+    from neuralloc import design
+
+    cfg = load_config(REPO / "config.yaml", {"pairs": ["fr-en", "en-fr"]})
+    assert [label for label, _ in design.erasure_runs(cfg, 1)] == ["general 20%", "fr-en specific 50%", "en-fr specific 50%"]
+    assert design.figure_pairs(cfg) == ["fr-en", "en-fr"]
+    with pytest.raises(ConfigError, match=r"erasure.pairs\[0\]: 'it-en' is not one of the experiment's pairs \(allowed: fr-en, en-fr\)"):
+        load_config(REPO / "config.yaml", {"pairs": ["fr-en", "en-fr"], "erasure": {"pairs": ["it-en"]}})
+
+
+def test_a_command_line_change_of_an_existing_experiment_says_what_it_replaces():
+    from neuralloc.config import in_place_notice
+
+    notice = in_place_notice({"pairs": ["fr-en"], "train": {"lr": 1}}, "bible-demo", "results/bible-demo", True)
+    assert "(pairs, train)" in notice and "results/bible-demo/" in notice and "experiment=NAME" in notice
+    assert in_place_notice({"pairs": ["fr-en"]}, "bible-demo", "results/bible-demo", False) is None  # nothing there yet
+    assert in_place_notice({"pairs": ["fr-en"], "experiment": "fr"}, "fr", "results/fr", True) is None  # a new one
+    assert in_place_notice({}, "bible-demo", "results/bible-demo", True) is None

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from neuralloc import analysis, plots
+from neuralloc import analysis, figures, plots
 
 COUNTS = [  # site, pair, width, general, specific
     ("encoder.layers.0.self_attn.q", "a", 10, 6, 4),
@@ -95,31 +95,80 @@ def test_delta_bleu_averages_seeds_per_pair():
         analysis.delta_bleu(scores, ["nope"], "multilingual")
 
 
+TAB10 = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728"]  # matplotlib's tab10, in order: the pairs' colours
+
+
 def test_figures_draw_their_inputs(counts, tmp_path):
     ls = analysis.lscore(counts)
-    fig = plots.plot_lscore(ls)
+    fig = plots.plot_lscore(ls, plots.pair_colours(["a", "b"]))
     enc = fig.axes[0]
     drawn = {line.get_label(): line.get_ydata().tolist() for line in enc.get_lines()}
     assert drawn["a"] == pytest.approx([9 / 14]) and drawn["b"] == pytest.approx([12 / 14])
-    k = pd.DataFrame({"importance": ["te", "te", "av"], "k": [0.0, 1.0, 0.5], "delta": [0.1, -0.2, 0.3]})
+    k = pd.DataFrame({"importance": ["te", "te", "te", "av"], "k": [0.0, 1.0, 0.5, 0.5], "delta": [0.1, -0.2, 0.0, 0.3]})
     fig = plots.plot_k_sweep(k)
     lines = {line.get_label(): (list(line.get_xdata()), list(line.get_ydata())) for line in fig.axes[0].get_lines()
              if not line.get_label().startswith("_")}  # not the zero line
-    assert lines["TE"] == ([0.0, 1.0], [0.1, -0.2]) and lines["AV"] == ([0.5], [0.3])
+    assert lines["TE"] == ([0.0, 0.5, 1.0], [0.1, 0.0, -0.2]) and lines["AV"] == ([0.5], [0.3])
     bars = pd.DataFrame({"run": ["x", "x", "y", "y"], "pair": ["a", "b", "a", "b"], "delta": [1.0, -2.0, 3.0, 0.5]})
-    fig = plots.plot_grouped_bars(bars, "run", "ΔBLEU")
+    fig = plots.plot_grouped_bars(bars, "run", "ΔBLEU", plots.series_colours(["x", "y"]))
     heights = [p.get_height() for p in fig.axes[0].patches]
     assert heights == [1.0, -2.0, 3.0, 0.5]
-    vectors = {"a": {"s": np.array([1.0, 2.0, 3.0])}, "b": {"s": np.array([0.5, 0.1, 0.2])}}
-    fig = plots.plot_importance(vectors, ["s"])
-    assert [line.get_ydata().tolist() for line in fig.axes[0].get_lines()] == [[1.0, 2.0, 3.0], [0.5, 0.1, 0.2]]
-    plots.save_figure(fig, tmp_path / "importance.png", tmp_path / "importance.pdf")
-    assert (tmp_path / "importance.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert (tmp_path / "importance.pdf").read_bytes()[:5] == b"%PDF-"
+    plots.save_figure(fig, tmp_path / "bars.png", tmp_path / "bars.pdf")
+    assert (tmp_path / "bars.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (tmp_path / "bars.pdf").read_bytes()[:5] == b"%PDF-"
     assert not list(tmp_path.glob(".*tmp"))  # no temporary files left behind
 
 
-def test_training_curves_read_the_log(tmp_path):
+def test_importance_gives_each_pair_its_panel_in_one_order_of_neurons():
+    """Means over a and b: 0.75, 1.05, 1.6, so the common order is neuron 2, 1, 0; each panel draws
+    its pair's values in that order, and the mean line, in every panel of the row."""
+    vectors = {"a": {"s": np.array([1.0, 2.0, 3.0])}, "b": {"s": np.array([0.5, 0.1, 0.2])}}
+    fig = plots.plot_importance(vectors, ["s"], plots.pair_colours(["x", "a", "b"]))
+    assert len(fig.axes) == 2
+    for ax, pair, dots in zip(fig.axes, ("a", "b"), ([3.0, 2.0, 1.0], [0.2, 0.1, 0.5])):
+        drawn = {line.get_label(): line for line in ax.get_lines()}
+        assert drawn[pair].get_ydata().tolist() == dots and drawn[pair].get_linestyle() == "None"
+        assert drawn["mean over the pairs shown"].get_ydata().tolist() == pytest.approx([1.6, 1.05, 0.75])
+        assert matplotlib.colors.to_hex(drawn[pair].get_color()) == TAB10[["x", "a", "b"].index(pair)]
+    table = plots.importance_table(vectors, ["s"])
+    assert table.to_dict("list") == {"site": ["s"] * 3, "rank": [0, 1, 2], "neuron": [2, 1, 0], "a": [3.0, 2.0, 1.0],
+                                     "b": [0.2, 0.1, 0.5]}
+
+
+def test_a_pair_has_one_colour_in_every_figure(counts):
+    """The experiment's pairs a, b (tab10's first two colours) in LScore, Figure 2, the erasure bars,
+    the training curves and the correlation's labels; other series never take a pair's colour."""
+    pairs = ["a", "b"]
+    colour = plots.pair_colours(pairs)
+    assert colour == {"a": TAB10[0], "b": TAB10[1]}
+    assert len(set(plots.pair_colours([f"p{i}" for i in range(12)]).values())) == 12  # tab20 beyond ten pairs
+    figures = _every_figure(counts)
+    assert _series(figures["lscore"])["a"] == {TAB10[0]} and _series(figures["importance"])["b"] == {TAB10[1]}
+    assert _series(figures["training"])["dev BLEU a"] == {TAB10[0]}
+    erased = pd.DataFrame({"erased": ["general 20%", "general 20%", "b specific 50%", "b specific 50%"],
+                           "pair": ["a", "b", "a", "b"], "delta": [-9.0, -8.0, -1.0, -5.0]})
+    runs = ["general 20%", "b specific 50%"]
+    bars = _series(plots.plot_grouped_bars(erased, "erased", "ΔBLEU", plots.erasure_colours(runs, pairs)))
+    assert bars["b specific 50%"] == {TAB10[1]} and bars["general 20%"].isdisjoint(TAB10)
+    ticks = {t.get_text(): matplotlib.colors.to_hex(t.get_color()) for t in figures["correlation"].axes[0].get_xticklabels()}
+    assert ticks == {"a": TAB10[0], "b": TAB10[1], "c": TAB10[2]}
+    for name in ("mscore", "k_sweep", "bars"):
+        assert not set().union(*_series(figures[name]).values()) & set(TAB10), name
+
+
+def test_a_few_settings_are_drawn_as_points_with_a_note():
+    two = pd.DataFrame({"importance": ["te", "te"], "k": [0.5, 0.7], "delta": [0.1, 0.2]})
+    fig = plots.plot_k_sweep(two)
+    (line,) = [x for x in fig.axes[0].get_lines() if x.get_label() == "TE"]
+    assert line.get_linestyle() == "None" and line.get_marker() == "o"
+    assert "only 2 values of k: points, not a curve" in fig.axes[0].get_title()
+    three = pd.DataFrame({"importance": ["te"] * 3, "k": [0.5, 0.7, 0.9], "delta": [0.1, 0.2, 0.0]})
+    fig = plots.plot_k_sweep(three)
+    (line,) = [x for x in fig.axes[0].get_lines() if x.get_label() == "TE"]
+    assert line.get_linestyle() == "-" and "not a curve" not in fig.axes[0].get_title()
+
+
+def test_training_curves_read_the_log_and_name_each_loss(tmp_path):
     log = tmp_path / "train_log.csv"
     log.write_text(
         "kind,update,epoch,pair,loss,bleu,lr,tokens_per_s,wall_s\n"
@@ -129,12 +178,40 @@ def test_training_curves_read_the_log(tmp_path):
         "valid,20,0,b,4.7,,,,2\n"
     )
     train, valid = analysis.read_training_log(log)
-    fig = plots.plot_training(train, valid, "m")
+    fig = plots.plot_training(train, valid, "m", plots.pair_colours(["a", "b"]), label_smoothing=0.1)
     loss = {line.get_label(): line.get_ydata().tolist() for line in fig.axes[0].get_lines()}
-    assert loss["train loss (label-smoothed)"] == [5.0, 4.0]
-    assert loss["dev loss (mean over pairs)"] == pytest.approx([4.6])
+    assert loss["train: cross-entropy with label smoothing 0.1"] == [5.0, 4.0]
+    assert loss["dev: cross-entropy without smoothing, mean over pairs"] == pytest.approx([4.6])
+    assert fig.axes[0].get_ylabel() == "nats per target token"
     assert [line.get_label() for line in fig.axes[1].get_lines()] == ["dev BLEU a"]  # b has no BLEU
     assert fig.axes[0].get_lines()[0].get_marker() == "o"  # two points: drawn as points, not an invisible line
+    out = {f: tmp_path / f"t.{f}" for f in ("png", "pdf", "csv", "html")}
+    figures.training_figures([str(log)], ["m"], ["a", "b"], 0.1, [out["png"]], [out["pdf"]], [out["csv"]], [out["html"]],
+                             caption="What the curves are.")
+    rows = pd.read_csv(out["csv"])
+    assert rows["kind"].tolist() == ["train", "train", "valid", "valid"] and rows["loss"].tolist() == [5.0, 4.0, 4.5, 4.7]
+    assert rows["loss_is"].iloc[0].startswith("train: cross-entropy with label smoothing")
+    page = out["html"].read_text()
+    assert "What the curves are." in page and "data:image/png;base64," in page and "t.csv" in page
+
+
+def test_every_figure_entry_point_writes_its_numbers_and_its_page(tmp_path):
+    """importance.csv (it had none) and the report page with the caption under the figure."""
+    from safetensors.numpy import save_file
+
+    paths = []
+    for pair, values in (("it-en", [1.0, 3.0, 2.0]), ("en-it", [0.5, 0.4, 0.6])):
+        path = tmp_path / f"{pair}.safetensors"
+        save_file({"encoder.layers.0.ffn.fc1": np.array(values, dtype=np.float32)}, str(path),
+                  metadata={"pair": pair, "method": "te"})
+        paths.append(str(path))
+    out = {f: str(tmp_path / f"importance.{f}") for f in ("png", "pdf", "csv", "html")}
+    figures.importance_figure(paths, ["it-en", "en-it"], ["it-en", "en-it"], ["encoder.layers.-1.ffn.fc1"], **out,
+                              caption="Figure 2, explained.")
+    numbers = pd.read_csv(out["csv"])
+    assert numbers["neuron"].tolist() == [1, 2, 0] and numbers["it-en"].tolist() == [3.0, 2.0, 1.0]
+    page = open(out["html"]).read()
+    assert "Figure 2, explained." in page and "importance.csv" in page and page.index("<img") < page.index("Figure 2, explained.")
 
 
 def _series(fig) -> dict[str, set]:
@@ -162,6 +239,7 @@ def _legend(fig) -> dict[str, str]:
 
 def _every_figure(counts):
     ls, ms = analysis.lscore(counts), analysis.mscore(counts)
+    pairs = plots.pair_colours(["a", "b", "c"])
     vectors = {p: {"encoder.layers.0.ffn.fc1": np.arange(4.0) * (i + 1)} for i, p in enumerate(["a", "b", "c"])}
     corr = {"ffn": analysis.importance_correlation(vectors, "ffn")}
     k = pd.DataFrame({"importance": ["te", "te", "av", "av"], "k": [0.5, 0.7, 0.5, 0.7], "delta": [0.1, -0.2, 0.3, 0.0]})
@@ -169,10 +247,11 @@ def _every_figure(counts):
     train = pd.DataFrame({"update": [10, 20, 30], "loss": [5.0, 4.0, 3.5]})
     valid = pd.DataFrame({"update": [30, 30], "pair": ["a", "b"], "loss": [4.5, 4.7], "bleu": [3.0, 2.0]})
     return {
-        "importance": plots.plot_importance(vectors, ["encoder.layers.0.ffn.fc1"]),
-        "correlation": plots.plot_correlation(corr),
-        "lscore": plots.plot_lscore(ls), "mscore": plots.plot_mscore(ms), "k_sweep": plots.plot_k_sweep(k),
-        "bars": plots.plot_grouped_bars(bars, "run", "ΔBLEU"), "training": plots.plot_training(train, valid, "m"),
+        "importance": plots.plot_importance(vectors, ["encoder.layers.0.ffn.fc1"], pairs),
+        "correlation": plots.plot_correlation(corr, pairs),
+        "lscore": plots.plot_lscore(ls, pairs), "mscore": plots.plot_mscore(ms), "k_sweep": plots.plot_k_sweep(k),
+        "bars": plots.plot_grouped_bars(bars, "run", "ΔBLEU", plots.series_colours(["x", "y"])),
+        "training": plots.plot_training(train, valid, "m", pairs, 0.1),
     }
 
 

@@ -41,6 +41,7 @@ JOBS = {
     "figure_erasure": lambda c: settings.figure_erasure(c),
     "figure_variants": lambda c: settings.figure_variants(c),
     "figure_training_curves": lambda c: settings.figure_training_curves(c),
+    "figure_allocation": lambda c: settings.figure_allocation(c),
 }
 TRAINERS = {"pretrain multilingual", "pretrain adapter", "pretrain wide", "train_individual", "continue_training",
             "finetune method", "finetune expansion"}
@@ -67,7 +68,8 @@ TABLE = {
     "train.lr": (0.002, PRETRAINED),
     "train.max_updates": (7, PRETRAINED),
     "train.max_tokens": (99, TRAINERS),
-    "train.label_smoothing": (0.2, TRAINERS | {"importance"}),  # not the released code's importance: plain NLL
+    # not the released code's importance (plain NLL); the training curves name the smoothing
+    "train.label_smoothing": (0.2, TRAINERS | {"importance", "figure_training_curves"}),
     "train.bf16": (False, TRAINERS),
     "train.best_by": ("bleu", TRAINERS),
     "train.threads": (4, set()),
@@ -85,7 +87,8 @@ TABLE = {
     "method.importance_dev_tokens": (100, {"importance code"}),  # the dev set's: whole unless set
     "method.site_kinds": (["ffn"], {"allocate"}),
     "method.deterministic": (False, set()),  # how importance runs: the same values up to the last bits
-    "method.rho": (0.5, {"tables", "figure_k_sweep", "figure_erasure", "figure_variants", "figure_training_curves"}),
+    "method.rho": (0.5, {"tables", "figure_k_sweep", "figure_erasure", "figure_variants", "figure_training_curves",
+                         "figure_allocation"}),  # the figures name their systems, or say rho in their captions
     # a reading's options rename the Method systems (the jobs of the new names are new jobs)
     "method.follow": ("released-code", {"tables", "figure_k_sweep", "figure_erasure", "figure_variants",
                                         "figure_training_curves"}),

@@ -13,7 +13,8 @@ import yaml
 from neuralloc.config import validate
 from neuralloc.design import Row, table_layout
 from neuralloc.scoring import read_scores
-from neuralloc.tables import build_table, format_table, make_tables, paired_bootstrap
+from neuralloc.significance import Interval
+from neuralloc.tables import build_table, format_table, make_tables, significance
 
 REPO = Path(__file__).resolve().parents[1]
 PAIRS = ["it-en", "en-it"]
@@ -47,7 +48,9 @@ ROWS = [Row("individual", "Individual"), Row("multilingual", "Multilingual"), Ro
 def test_build_table_means_stds_gains_and_parameters(tmp_path):
     scores = read_scores(write_scores(tmp_path))
     t = build_table(scores, ROWS, PAIRS, {"individual": 200, "multilingual": 100, "method-te-r0.9-k0.7-pair-paper": 100},
-                    {("method-te-r0.9-k0.7-pair-paper", "en-it"): 0.01})
+                    {("method-te-r0.9-k0.7-pair-paper", "en-it"): Interval(3.0, 0.5, 5.5, 0.01),
+                     ("method-te-r0.9-k0.7-pair-paper", "it-en"): Interval(1.0, -0.5, 2.5, 0.3),
+                     ("method-te-r0.9-k0.7-pair-paper", "ave"): Interval(2.0, 0.2, 3.8, 0.02)})
     te = t.set_index("system").loc["method-te-r0.9-k0.7-pair-paper"]
     assert te["it-en_bleu"] == pytest.approx(32.0)
     assert te["it-en_bleu_std"] == pytest.approx(math.sqrt(2))  # sample std of 31, 33
@@ -56,30 +59,34 @@ def test_build_table_means_stds_gains_and_parameters(tmp_path):
     assert te["ave_bleu"] == pytest.approx(28.0)
     assert te["ave_gain"] == pytest.approx(2.0)
     assert te["seeds"] == 2
+    assert (te["en-it_low"], te["en-it_high"], te["en-it_p"], te["en-it_marked"]) == (0.5, 5.5, 0.01, True)
+    assert not te["it-en_marked"] and te["ave_marked"] and te["ave_low"] == 0.2
+    assert not t.set_index("system").loc["individual", "ave_marked"]  # no interval: no mark
     assert t.set_index("system").loc["individual", "parameters"] == 200
     md = format_table(t, PAIRS, "md").set_index("System")
     assert md.loc["Method-TE", "En→It"] == "**24.00 ± 1.41**†"  # best in column, significant
     assert md.loc["Multilingual", "It→En"] == "31.00 ± 1.41"
-    assert md.loc["Method-TE", "AVE"] == "**28.00 ± 1.41**+2.00"
+    assert md.loc["Method-TE", "AVE"] == "**28.00 ± 1.41**+2.00†"  # the average gain's interval excludes zero
     assert md.loc["Individual", "AVE"] == "24.00 ± 0.71-2.00"  # seeds 23.5 and 24.5; 24 - 26
     assert md.loc["Individual", "Para"] == "0.00M"
     tex = format_table(t, PAIRS, "tex").set_index("System")
     assert tex.loc["Method-TE", r"En$\rightarrow$It"] == r"\textbf{24.00 $\pm$ 1.41}$^\dagger$"
 
 
-def test_no_significance_mark_where_both_systems_translate_too_little():
-    """p < 0.05 between 0.3 and 0.1 BLEU marks nothing; between 0.3 and 6.0 it does."""
+def test_the_mark_follows_the_interval_not_the_size_of_the_scores():
+    """A difference of 0.2 between 0.3 and 0.1 BLEU whose interval excludes zero is marked; one
+    of 3 between 30 and 27 whose interval holds zero is not; a significant loss is marked too."""
     rows = [Row("multilingual", "Multilingual"), Row("m", "M")]
 
-    def table(base_bleu):
+    def cell(base, bleu, interval):
         scores = pd.DataFrame([{"system": s, "pair": "it-en", "bleu": b, "chrf": 1.0, "seed": 1}
-                               for s, b in (("multilingual", base_bleu), ("m", 0.3))])
-        return build_table(scores, rows, ["it-en"], {}, {("m", "it-en"): 0.001})
+                               for s, b in (("multilingual", base), ("m", bleu))])
+        table = build_table(scores, rows, ["it-en"], {}, {("m", "it-en"): interval})
+        return format_table(table, ["it-en"], "md").set_index("System").loc["M", "It→En"]
 
-    assert not table(0.1).set_index("system").loc["m", "it-en_marked"]
-    assert format_table(table(0.1), ["it-en"], "md").set_index("System").loc["M", "It→En"] == "**0.30**"  # best, not marked
-    assert table(6.0).set_index("system").loc["m", "it-en_marked"]
-    assert format_table(table(6.0), ["it-en"], "md").set_index("System").loc["M", "It→En"] == "0.30†"
+    assert cell(0.1, 0.3, Interval(0.2, 0.05, 0.4, 0.01)) == "**0.30**†"
+    assert cell(27.0, 30.0, Interval(3.0, -0.4, 6.1, 0.09)) == "**30.00**"
+    assert cell(30.0, 27.0, Interval(-3.0, -5.0, -1.0, 0.002)) == "27.00†"
 
 
 def test_missing_scores_are_a_clear_error(tmp_path):
@@ -88,11 +95,21 @@ def test_missing_scores_are_a_clear_error(tmp_path):
         build_table(scores, [Row("adapter", "+Adapter")], PAIRS, {})
 
 
-def test_paired_bootstrap_separates_a_better_system_from_an_equal_one():
-    refs = [f"the quick brown fox number {i} jumps over the lazy dog" for i in range(60)]
-    bad = [f"a slow red cat {i} sleeps under some tired dog" for i in range(60)]
-    assert paired_bootstrap(bad, refs, refs, 200) < 0.05
-    assert paired_bootstrap(bad, bad, refs, 200) == 1.0
+def test_significance_per_pair_and_on_average_from_one_set_of_resamples():
+    """A system that translates it-en exactly where Multilingual outputs nothing, and en-it as
+    Multilingual does: it-en's gain is sure, en-it's is exactly zero, the average gain is half of
+    it-en's on every resample."""
+    refs = {"it-en": [f"the quick brown fox number {i} jumps over the lazy dog" for i in range(30)],
+            "en-it": [f"la volpe numero {i} salta sopra il cane pigro" for i in range(30)]}
+    empty = {"it-en": [""] * 30, "en-it": refs["en-it"]}
+    good = {"it-en": refs["it-en"], "en-it": refs["en-it"]}
+    out = significance({"multilingual": empty, "m": good}, refs, ["multilingual", "m"], 200)
+    assert set(out) == {("m", "it-en"), ("m", "en-it"), ("m", "ave")}
+    assert out[("m", "it-en")].value == pytest.approx(100.0) and out[("m", "it-en")].sign == 1
+    assert (out[("m", "en-it")].low, out[("m", "en-it")].high, out[("m", "en-it")].p) == (0.0, 0.0, 1.0)
+    assert out[("m", "ave")].low == pytest.approx(50.0) and out[("m", "ave")].high == pytest.approx(50.0)
+    assert significance({"m": good}, refs, ["m"], 200) == {}  # no Multilingual: nothing to compare with
+    assert significance({"multilingual": empty, "m": good}, refs, ["m"], 0) == {}
 
 
 def test_make_tables_writes_every_format(tmp_path):

@@ -457,25 +457,3 @@ def test_compiled_training_step_equals_the_eager_one(tmp_path):
         torch.testing.assert_close(comp_grad[name], eager_grad[name], rtol=1e-3, atol=1e-6, msg=name)
 
 
-class _Terminal(io.StringIO):
-    def isatty(self):
-        return True
-
-
-def test_progress_of_jobs_side_by_side_is_a_line_per_refresh_named_after_the_model(monkeypatch, tmp_path):
-    from neuralloc import logs
-
-    monkeypatch.setenv(logs.PROGRESS_ENV, "lines")
-    monkeypatch.setattr(sys, "stderr", _Terminal())
-    bar = logs.progress(total=3, desc="multilingual")
-    for _ in range(3):
-        bar.update(1)
-        bar.refresh()
-    bar.close()
-    out = sys.stderr.getvalue()
-    assert "\r" not in out and all(line.startswith("multilingual:") for line in out.splitlines())
-    assert "3/3" in out.splitlines()[-1]
-    root = make_toy_experiment(tmp_path / "toy", n_train=20)
-    trainer = experiment_trainer(root, small_model(), TrainConfig(max_tokens=200, max_updates=1, valid_bleu_sentences=0),
-                                 ["en-it"], tmp_path / "models" / "individual" / "en-it")
-    assert trainer.name == "individual/en-it"

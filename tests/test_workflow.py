@@ -91,6 +91,15 @@ def test_make_stops_on_a_malformed_setting_and_takes_quoted_values(target):
         assert "results/setcheck/seed1/models/multilingual/checkpoint_best.pt" in proc.stdout
 
 
+def test_a_command_line_change_of_an_existing_experiment_names_its_directory(tmp_path):
+    full = _config(tmp_path)
+    (tmp_path / "results" / "tests").mkdir(parents=True)
+    proc = run_snakemake(tmp_path, full, "-n", "--config", "train={max_updates: 7}")
+    assert "apply to experiment 'tests', whose results are in results/tests/" in proc.stderr
+    proc = run_snakemake(tmp_path, full, "-n", "--config", "train={max_updates: 7}", "experiment=tests2")
+    assert "whose results are in" not in proc.stderr  # a new experiment replaces nothing
+
+
 def test_each_seed_is_its_own_training_target(tmp_path):
     proc = run_snakemake(tmp_path, _config(tmp_path, seeds=[1, 2]), "-n")
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", proc.stdout, re.M))
@@ -149,15 +158,19 @@ def test_whole_workflow_end_to_end(workflow_run):
     assert first_qkv and all(int(r["general"]) == int(r["width"]) for r in first_qkv)
     # Each of the paper's claims has a verdict.
     verdicts = list(csv.DictReader(open(exp / "tables/claims.csv")))
-    assert len(verdicts) == 14 and {v["verdict"] for v in verdicts} <= {"held", "not held", "not run"}
+    assert len(verdicts) == 14 and {v["verdict"] for v in verdicts} <= {"held", "not held", "inconclusive", "not run"}
     # No test translation is empty (decode.min_len 1).
     assert all(line for p in ("it-en", "en-it") for line in read_lines(run / f"translations/multilingual/test.{p}.txt"))
-    # Every figure of the tests config, as PNG and PDF.
+    # Every figure of the tests config, as PNG and PDF, its numbers as CSV, and its report page
+    # showing the figure with its caption.
     figures = exp / "figures"
     for stem in ("importance", "importance_correlation", "lscore", "mscore", "k_sweep", "variants",
                  "training_curves_multilingual", "training_curves_individual-it-en", "training_curves_ts"):
         assert (figures / f"{stem}.png").read_bytes()[:4] == b"\x89PNG", stem
         assert (figures / f"{stem}.pdf").read_bytes()[:5] == b"%PDF-", stem
+        assert len((figures / f"{stem}.csv").read_text().splitlines()) > 1, stem
+        page = (figures / f"{stem}.html").read_text()
+        assert "data:image/png;base64," in page and '<p class="caption">' in page and f"{stem}.csv" in page, stem
     counts = list(csv.DictReader(open(run / "masks/multilingual/paper/te/r0.9-k0.7-pair.counts.csv")))
     assert {r["pair"] for r in counts} == {"it-en", "en-it", "ro-en", "en-ro"}
     assert all(int(r["general"]) == int(0.9 * int(r["width"]) + 1e-9) for r in counts)
@@ -231,7 +244,7 @@ def test_report_gathers_figures_and_tables(workflow_run):
     import zipfile
 
     names = zipfile.ZipFile(workflow_run / "report.zip").namelist()
-    assert any(n.endswith("lscore.png") for n in names) and any(n.endswith("main.html") for n in names)
+    assert any(n.endswith("lscore.html") for n in names) and any(n.endswith("main.html") for n in names)  # figure + caption
     assert any(n.endswith("claims.html") for n in names)  # formatted tables, not the raw CSVs
 
 

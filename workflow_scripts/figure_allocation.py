@@ -4,4 +4,4 @@ from neuralloc import figures
 from neuralloc.logs import setup_logging
 
 setup_logging(snakemake.log[0])
-figures.allocation_figures(snakemake.input[0], **dict(snakemake.output.items()))
+figures.allocation_figures(snakemake.input[0], **snakemake.params.settings, **dict(snakemake.output.items()))

@@ -5,4 +5,4 @@ from neuralloc.logs import setup_logging
 
 setup_logging(snakemake.log[0])
 o = snakemake.output
-figures.bars_figure(list(snakemake.input), **snakemake.params.settings, png=o.png, pdf=o.pdf, csv=o.csv)
+figures.bars_figure(list(snakemake.input), **snakemake.params.settings, png=o.png, pdf=o.pdf, csv=o.csv, html=o.html)

@@ -5,4 +5,5 @@ from neuralloc.logs import setup_logging
 
 setup_logging(snakemake.log[0])
 o = snakemake.output
-figures.training_figures(list(snakemake.input), **snakemake.params.settings, pngs=list(o.png), pdfs=list(o.pdf))
+figures.training_figures(list(snakemake.input), **snakemake.params.settings, pngs=list(o.png), pdfs=list(o.pdf),
+                         csvs=list(o.csv), htmls=list(o.html))

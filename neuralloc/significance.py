@@ -1,0 +1,188 @@
+"""How sure a difference is: the paired bootstrap of BLEU (Koehn 2004) and a permutation test,
+shared by the tables and the claims.
+
+The bootstrap resamples each pair's test set ``samples`` times (sentences drawn with
+replacement). The draws depend only on the seed, the pair and the size of its test set, so every
+system of a pair is scored on the same resamples, in the tables' job as in the claims' job. A
+system's BLEU on a resample is computed from the sum of its sentences' sufficient statistics
+(sacreBLEU's, with sacreBLEU's formula, smoothing included), so one resample costs a sum, not a
+rescoring. Every comparison is then arithmetic on these per-resample scores: two systems on one
+pair, their averages over pairs, or the change one pair sees against the change another sees.
+Its interval is the central ``1 - ALPHA`` share of the resampled values (the percentile
+interval), and its two-sided p-value twice the smaller share of resamples on either side of zero.
+A difference is *evidence* when its interval lies wholly on one side of zero.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import zlib
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+import numpy as np
+
+ALPHA = 0.05    # intervals hold 1 - ALPHA of the resamples; tests are at this level
+SEED = 12345    # of the resamples (with the pair's name) and of sampled permutations
+MAX_ORDER = 4   # BLEU's n-gram orders
+
+
+def sentence_stats(hypotheses: Sequence[str], references: Sequence[str]) -> np.ndarray:
+    """sacreBLEU's sufficient statistics of each sentence: (n, 2 + 2 * 4) integers, columns
+    hypothesis length, reference length, correct n-grams (n = 1..4), total n-grams (n = 1..4)."""
+    from sacrebleu.metrics import BLEU
+
+    if len(hypotheses) != len(references):
+        raise ValueError(f"{len(hypotheses)} hypotheses but {len(references)} references")
+    stats = BLEU()._extract_corpus_statistics(list(hypotheses), [list(references)])
+    return np.asarray(stats, dtype=np.int64).reshape(len(hypotheses), 2 + 2 * MAX_ORDER)
+
+
+def bleu_from_stats(stats: np.ndarray) -> np.ndarray:
+    """Corpus BLEU of summed statistics (rows of ``sentence_stats`` summed; any leading shape), as
+    sacreBLEU computes it with its defaults (exp smoothing, no effective order)."""
+    stats = np.asarray(stats, dtype=np.float64)
+    sys_len, ref_len = stats[..., 0], stats[..., 1]
+    correct, total = stats[..., 2:2 + MAX_ORDER], stats[..., 2 + MAX_ORDER:]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        bp = np.where(sys_len >= ref_len, 1.0, np.exp(1 - ref_len / np.where(sys_len > 0, sys_len, 1)))
+        bp = np.where((sys_len < ref_len) & (sys_len == 0), 0.0, bp)
+        zero = correct == 0
+        halvings = np.cumsum(zero, axis=-1)  # exp smoothing: 1/2, 1/4, ... of a match per zero order
+        precision = np.where(zero, 100.0 / (2.0 ** halvings * total), 100.0 * correct / total)
+        score = bp * np.exp(np.log(precision).mean(axis=-1))
+    # no match at all, or an order without any n-gram: sacreBLEU gives 0
+    return np.where(zero.all(axis=-1) | (total == 0).any(axis=-1), 0.0, score)
+
+
+def resample_indices(pair: str, n: int, samples: int, seed: int = SEED) -> np.ndarray:
+    """(samples, n) sentence indices drawn with replacement; the same for every system of ``pair``."""
+    rng = np.random.default_rng([seed, zlib.crc32(pair.encode("utf-8")), n])
+    return rng.integers(0, n, size=(samples, n))
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A score on the full test sets and on each resample of them; differences and averages of
+    estimates drawn from the same resamples are estimates too."""
+
+    full: float
+    resampled: np.ndarray
+
+    def __sub__(self, other: "Estimate") -> "Estimate":
+        return Estimate(self.full - other.full, self.resampled - other.resampled)
+
+    @staticmethod
+    def mean(estimates: Iterable["Estimate"]) -> "Estimate":
+        estimates = list(estimates)
+        return Estimate(float(np.mean([e.full for e in estimates])), np.mean([e.resampled for e in estimates], axis=0))
+
+    def interval(self) -> "Interval":
+        low, high = np.percentile(self.resampled, [100 * ALPHA / 2, 100 * (1 - ALPHA / 2)])
+        n = len(self.resampled)
+        below, above = int((self.resampled <= 0).sum()), int((self.resampled >= 0).sum())
+        p = min(1.0, 2 * (min(below, above) + 1) / (n + 1))
+        return Interval(float(self.full), float(low), float(high), p)
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A difference, its interval (the central 1 - ALPHA of its resampled values) and its two-sided
+    bootstrap p-value."""
+
+    value: float
+    low: float
+    high: float
+    p: float
+
+    @property
+    def sign(self) -> int:
+        """+1 when the interval lies above zero, -1 when below, 0 when it holds zero."""
+        return 1 if self.low > 0 else -1 if self.high < 0 else 0
+
+    def text(self) -> str:
+        return f"{signed(self.value)}, {100 * (1 - ALPHA):g}% CI [{signed(self.low)}, {signed(self.high)}]"
+
+
+def signed(x: float) -> str:
+    """A BLEU difference with its sign: two decimals, or two significant digits below 0.01, so that
+    a small difference never reads as zero."""
+    return f"{x:+.2f}" if x == 0 or abs(x) >= 0.01 else f"{x:+.2g}"
+
+
+class Resampled:
+    """BLEU of systems on the same resamples of each pair's test set."""
+
+    def __init__(self, references: dict[str, Sequence[str]], samples: int, seed: int = SEED):
+        if samples < 1:
+            raise ValueError("a bootstrap needs at least one resample")
+        self.references = {pair: list(refs) for pair, refs in references.items()}
+        self.samples = samples
+        self.indices = {pair: resample_indices(pair, len(refs), samples, seed) for pair, refs in self.references.items()}
+        self.scores: dict[tuple[str, str], Estimate] = {}
+
+    def add(self, system: str, hypotheses: dict[str, Sequence[str]]) -> None:
+        """A system's translations of every pair's test set (input order)."""
+        for pair, refs in self.references.items():
+            stats = sentence_stats(hypotheses[pair], refs)
+            self.scores[(system, pair)] = Estimate(float(bleu_from_stats(stats.sum(0))),
+                                                   bleu_from_stats(stats[self.indices[pair]].sum(1)))
+
+    def __contains__(self, system: str) -> bool:
+        return all((system, pair) in self.scores for pair in self.references)
+
+    def bleu(self, system: str, pairs: Sequence[str] | None = None) -> Estimate:
+        """The system's BLEU averaged over ``pairs`` (every pair when None; one pair: its BLEU)."""
+        return Estimate.mean(self.scores[(system, pair)] for pair in (pairs or list(self.references)))
+
+    def difference(self, system: str, reference: str, pairs: Sequence[str] | None = None) -> Interval:
+        """``system`` minus ``reference``, averaged over ``pairs``."""
+        return (self.bleu(system, pairs) - self.bleu(reference, pairs)).interval()
+
+
+@dataclass(frozen=True)
+class Permutation:
+    """Mean of the values labelled True minus the mean of the others, and the one-sided p-value of
+    a difference at least that large when the labels are shuffled within their strata."""
+
+    difference: float
+    p: float
+    smallest_p: float  # the smallest p-value the labels allow: the test cannot go below it
+    exact: bool        # every distinct labelling counted (else ``samples`` random ones)
+
+
+def permutation_test(values: Sequence[float], labels: Sequence[bool], strata: Sequence[str] | None = None,
+                     samples: int = 10000, seed: int = SEED, exact_up_to: int = 100000) -> Permutation:
+    """One-sided permutation test that the values labelled True are larger. Labels move only
+    within their stratum (``strata``: one name per value; all one stratum when None). Exact when
+    the strata allow at most ``exact_up_to`` labellings (p = the share of labellings whose
+    difference reaches the observed one), else ``samples`` random labellings and the observed one
+    ((hits + 1) / (samples + 1))."""
+    values, labels = np.asarray(values, dtype=float), np.asarray(labels, dtype=bool)
+    strata = np.asarray(strata if strata is not None else ["all"] * len(values))
+    if labels.all() or not labels.any():
+        raise ValueError("a permutation test needs values of both labels")
+
+    def statistic(lab: np.ndarray) -> np.ndarray:  # (..., n) labellings -> differences
+        return (np.where(lab, values, 0).sum(-1) / lab.sum(-1)
+                - np.where(lab, 0, values).sum(-1) / (~lab).sum(-1))
+
+    observed = float(statistic(labels))
+    groups = [np.flatnonzero(strata == s) for s in dict.fromkeys(strata.tolist())]
+    counts = [math.comb(len(g), int(labels[g].sum())) for g in groups]
+    total = math.prod(counts)
+    tolerance = 1e-12 * max(1.0, abs(observed))
+    if total <= exact_up_to:
+        choices = [list(itertools.combinations(g, int(labels[g].sum()))) for g in groups]
+        lab = np.zeros((total, len(values)), dtype=bool)
+        for row, combo in enumerate(itertools.product(*choices)):
+            lab[row, [i for part in combo for i in part]] = True
+        hits = int((statistic(lab) >= observed - tolerance).sum())
+        return Permutation(observed, hits / total, 1 / total, True)
+    rng = np.random.default_rng(seed)
+    lab = np.repeat(labels[None, :], samples, axis=0)
+    for g in groups:
+        lab[:, g] = rng.permuted(lab[:, g], axis=1)
+    hits = int((statistic(lab) >= observed - tolerance).sum())
+    return Permutation(observed, (hits + 1) / (samples + 1), 1 / (samples + 1), False)
