@@ -34,6 +34,8 @@ rule translation_recipe:
         settings=settings.translation_recipe(config),
     log:
         f"{EXP}/logs/translation_recipe.log",
+    conda:
+        "../envs/neuralloc.yaml"
     script:
         "../workflow_scripts/translation_recipe.py"
 

@@ -158,7 +158,7 @@ def test_whole_workflow_end_to_end(workflow_run):
     assert first_qkv and all(int(r["general"]) == int(r["width"]) for r in first_qkv)
     # Each of the paper's claims has a verdict.
     verdicts = list(csv.DictReader(open(exp / "tables/claims.csv")))
-    assert len(verdicts) == 14 and {v["verdict"] for v in verdicts} <= {"held", "not held", "inconclusive", "not run"}
+    assert len(verdicts) == 15 and {v["verdict"] for v in verdicts} <= {"held", "not held", "inconclusive", "not run"}
     # No test translation is empty (decode.min_len 1).
     assert all(line for p in ("it-en", "en-it") for line in read_lines(run / f"translations/multilingual/test.{p}.txt"))
     # Every figure of the tests config, as PNG and PDF, its numbers as CSV, and its report page
