@@ -43,7 +43,7 @@ dry-run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests
 
-# The workflow through a real, throwaway single-node SLURM (root: installs Debian's slurm and munge).
+# The workflow through a real, throwaway two-node SLURM on this machine (root: installs Debian's slurm and munge).
 test-slurm: $(STAMP)
 	bash tests/slurm/cluster.sh $(BIN)/python -m pytest -q tests/slurm
 

