@@ -76,13 +76,22 @@ def table_systems(config: dict) -> list[str]:
     return list(dict.fromkeys(rows + [MULTILINGUAL]))
 
 
+ERASURE_DEFAULT_PAIRS = 4  # erasure runs when erasure.pairs is empty: each translates every pair
+
+
+def erasure_pairs(config: dict) -> list[str]:
+    """The pairs whose specific neurons are erased, one run each: the configured ones, else the
+    first few (a run per pair of a 132-pair experiment would translate 17k pair test sets)."""
+    return config["erasure"]["pairs"] or config["pairs"][:ERASURE_DEFAULT_PAIRS]
+
+
 def erasure_runs(config: dict, seed: int) -> list[list[str]]:
     """[label, system] of the erasure runs of one erasure seed (Figure 5): a share of the general
-    neurons, and a share of each configured pair's specific neurons."""
+    neurons, and a share of each erasure pair's specific neurons."""
     er = config["erasure"]
     method = expand_systems([er["system"]], config["method"])[0]
     runs = [[f"general {100 * er['general_fraction']:g}%", erasure_system(method, "general", er["general_fraction"], seed)]]
-    for pair in er["pairs"] or config["pairs"]:
+    for pair in erasure_pairs(config):
         runs.append([f"{pair} specific {100 * er['specific_fraction']:g}%",
                      erasure_system(method, pair, er["specific_fraction"], seed)])
     return runs

@@ -145,24 +145,29 @@ def deterministic_mode(enabled: bool = True):
         torch.use_deterministic_algorithms(previous)
 
 
-def run_importance(checkpoint: str, vocab: str, src: list[str], tgt: list[str], pairs: list[str], pair: str,
-                   method: str, out: str, label_smoothing: float, token_cap: int | None,
-                   normalisation: str = "token_mean", batches: str = "by_length", seed: int | None = None,
-                   threads: int = 1, deterministic: bool = True) -> None:
-    """Entry point of the importance rule: the importance of ``pair``. ``src`` and ``tgt`` are the
-    encoded arrays of ``pairs`` (training or dev data, as the reading says): ``pair``'s alone, or
-    every pair's where the batches zip them (``readings.importance_pairs``). ``deterministic``:
-    the same bits at every run on a GPU too (``deterministic_mode``)."""
+def run_importance(checkpoint: str, vocab: str, src: list[str], tgt: list[str], pairs: list[str], method: str,
+                   out: list[str], label_smoothing: float, token_cap: int | None, normalisation: str = "token_mean",
+                   batches: str = "by_length", seed: int | None = None, threads: int = 1,
+                   deterministic: bool = True) -> None:
+    """Entry point of the importance rule: the importance of every pair of ``pairs``, written to
+    ``out`` (one file per pair, in that order), the model loaded once. ``src`` and ``tgt`` are the
+    encoded arrays of ``pairs`` (training or dev data, as the reading says); a pair's importance
+    reads its own sentences, or every pair's where the batches zip them. ``deterministic``: the
+    same bits at every run on a GPU too (``deterministic_mode``)."""
     from .checkpoint import load_for_inference
 
+    if len(out) != len(pairs):
+        raise ValueError(f"{len(pairs)} pairs but {len(out)} output files")
     with deterministic_mode(deterministic):
         model, vocabulary, device, record = load_for_inference(checkpoint, vocab, threads)
         data = ParallelData(pairs, list(src), list(tgt), vocabulary, model.cfg.max_positions)
-        vectors, counts = importance(model, data, pairs.index(pair), method, label_smoothing, token_cap=token_cap,
-                                     device=device, progress=True, normalisation=normalisation, seed=seed or 1,
-                                     batches=batches)
-    meta = {"pair": pair, "method": method, "normalisation": normalisation, "batches": batches,
-            "label_smoothing": label_smoothing, "source_tokens": counts["source"], "target_tokens": counts["target"],
-            "model_digest": record["model_digest"]}  # the model's identity, which masks carry to their users
-    save_importance(out, vectors, meta)
-    log.info("%s %s: %d sites, %d source and %d target tokens", pair, method, len(vectors), counts["source"], counts["target"])
+        for p, (pair, path) in enumerate(zip(pairs, out)):
+            vectors, counts = importance(model, data, p, method, label_smoothing, token_cap=token_cap, device=device,
+                                         progress=True, normalisation=normalisation, seed=seed or 1, batches=batches)
+            meta = {"pair": pair, "method": method, "normalisation": normalisation, "batches": batches,
+                    "label_smoothing": label_smoothing, "source_tokens": counts["source"],
+                    "target_tokens": counts["target"],
+                    "model_digest": record["model_digest"]}  # the model's identity, which masks carry to their users
+            save_importance(path, vectors, meta)
+            log.info("%s %s: %d sites, %d source and %d target tokens", pair, method, len(vectors), counts["source"],
+                     counts["target"])

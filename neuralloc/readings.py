@@ -80,8 +80,3 @@ def shared_sites(sites: list[str], first_layer_qkv: str) -> set[str]:
         return set()
     return {s for s in sites if site_layer(s) == 0 and site_projection(s) in ("q", "k", "v")}
 
-
-def importance_pairs(batches: str, pair: str, pairs: list[str]) -> list[str]:
-    """The pairs whose data the importance job of ``pair`` reads: its own, or every pair's (in the
-    configured order) where fairseq's batches zip them."""
-    return list(pairs) if batches == "fairseq" else [pair]

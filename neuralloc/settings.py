@@ -11,6 +11,8 @@ systems, seeds and sweep points are requested only decides which jobs exist.
 
 from __future__ import annotations
 
+import math
+
 from . import captions, design, readings
 from .corpora import download_plan
 from .languages import Pair, languages_of
@@ -142,16 +144,16 @@ def finetune(config: dict, family: str, seed: int) -> dict:
 # ---- the method ------------------------------------------------------------------------------
 
 
-def importance(config: dict, reading: str, imp: str, pair: str, seed: int) -> dict:
-    """The reading's loss, normalisation and batches, the pairs whose data the job reads (its data
-    split is the job's input); the token cap of that split and the seed of the sample it draws."""
+def importance(config: dict, reading: str, imp: str, seed: int) -> dict:
+    """The reading's loss, normalisation and batches, and the pairs scored: every pair, in one job
+    that loads the model once (its data split is the job's input); the token cap of that split and
+    the seed of the sample it draws."""
     opts = readings.of_name(reading)
     smoothing = config["train"]["label_smoothing"] if opts["importance_loss"] == "label_smoothed" else 0.0
     cap = config["method"]["importance_tokens" if opts["importance_data"] == "train" else "importance_dev_tokens"]
-    batches = opts["importance_batches"]
-    return {"pair": pair, "pairs": readings.importance_pairs(batches, pair, config["pairs"]), "method": imp,
-            "label_smoothing": smoothing, "normalisation": opts["importance_norm"], "batches": batches,
-            "token_cap": cap, "seed": seed if cap else None}
+    return {"pairs": config["pairs"], "method": imp, "label_smoothing": smoothing,
+            "normalisation": opts["importance_norm"], "batches": opts["importance_batches"], "token_cap": cap,
+            "seed": seed if cap else None}
 
 
 def importance_execution(config: dict) -> dict:
@@ -257,3 +259,29 @@ def figure_variants(config: dict) -> dict:
 def figure_training_curves(config: dict) -> dict:
     return {"models": [design.curve_name(m) for m in design.curve_models(config)], "pairs": config["pairs"],
             "label_smoothing": config["train"]["label_smoothing"], "caption": captions.render("training_curves", config)}
+
+
+# ---- cluster time limits -------------------------------------------------------------------------
+# A job's SLURM time limit (the rule's `runtime`, minutes) grows with its work, so that a job over
+# 132 pairs is not given the limit of one over 2. Generous on purpose: a job stopped at its limit
+# starts again from scratch (training alone resumes).
+SENTENCES_PER_MINUTE = 3000   # beam-4 decoding on one GPU: ~40x below the 2,000 sentences/s aimed for
+PAIR_IMPORTANCE_MINUTES = 2   # one pair's pass over its dev set or sample (seconds on a GPU)
+
+
+def split_sentences(config: dict, split: str) -> int:
+    """The sentences a split holds per pair, as far as the config says (held-out sizes; 1,500, the
+    larger of IWSLT's test sets, where the corpus fixes them)."""
+    opts = config["corpus"].get(config["corpus"]["name"], {})
+    return int(opts.get(f"{split}_size", 1500))
+
+
+def runtime_minutes(config: dict, rule: str, split: str | None = None) -> int:
+    """The time limit of a ``translate`` (of ``split``) or ``importance`` job of this config."""
+    pairs = len(config["pairs"])
+    if rule == "translate":
+        work = pairs * split_sentences(config, split) * config["decode"]["beam"] / 4
+        return 30 + math.ceil(work / SENTENCES_PER_MINUTE)
+    if rule == "importance":
+        return 30 + PAIR_IMPORTANCE_MINUTES * pairs
+    raise ValueError(f"no time limit rule for {rule!r}")

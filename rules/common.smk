@@ -175,21 +175,28 @@ def finetune_settings(wildcards):
 
 
 def importance_inputs(wildcards):
-    """The pretrained model and the arrays the reading averages importance over (train or dev): the
-    pair's, or every pair's where the reading's batches zip them."""
-    opts = readings.of_name(wildcards.reading)
-    split, pairs = opts["importance_data"], readings.importance_pairs(opts["importance_batches"], wildcards.pair, PAIRS)
-    arrays = {side: [layout.encoded(EXP, split, pair, side) for pair in pairs] for side in SIDES}
+    """The pretrained model and every pair's arrays of the split the reading averages importance
+    over (train or dev)."""
+    split = readings.of_name(wildcards.reading)["importance_data"]
+    arrays = {side: [layout.encoded(EXP, split, pair, side) for pair in PAIRS] for side in SIDES}
     return {"checkpoint": rules.pretrain.output.checkpoint, "vocab": rules.build_vocab.output[0], **arrays,
-            "offsets": [layout.encoded(EXP, split, pair, side, "offsets") for pair in pairs for side in SIDES]}
+            "offsets": [layout.encoded(EXP, split, pair, side, "offsets") for pair in PAIRS for side in SIDES]}
 
 
 def importance_settings(wildcards):
-    return settings.importance(config, wildcards.reading, wildcards.imp, wildcards.pair, int(wildcards.seed))
+    return settings.importance(config, wildcards.reading, wildcards.imp, int(wildcards.seed))
 
 
 def allocate_settings(wildcards):
     return settings.allocate(config, wildcards.reading, wildcards.rho, wildcards.k, wildcards.variant)
+
+
+def importance_runtime(wildcards):
+    return settings.runtime_minutes(config, "importance")
+
+
+def translate_runtime(wildcards):
+    return settings.runtime_minutes(config, "translate", wildcards.split)
 
 
 def translate_settings(wildcards):

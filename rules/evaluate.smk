@@ -20,6 +20,7 @@ rule translate:
     resources:
         gpu=1,
         mem_mb=8000,
+        runtime=translate_runtime,  # minutes, grown with pairs x sentences x beam
     conda:
         "../envs/neuralloc.yaml"
     script:

@@ -1,4 +1,4 @@
-# Stage 8: the method. Importance per pair (TE, AV) -> allocation (rho, k, variant are wildcards,
+# Stage 8: the method. Importance of every pair (TE, AV; one job loads the model once) -> allocation (rho, k, variant are wildcards,
 # so sweeps are just more targets) -> masked fine-tuning from a pretrained checkpoint: the
 # Multilingual model for Method systems, the wide-FFN model for +Expansion.
 
@@ -7,17 +7,18 @@ rule importance:
     input:
         unpack(importance_inputs),
     output:
-        layout.importance(RUN, "{arch}", "{reading}", "{imp}", "{pair}"),
+        [layout.importance(RUN, "{arch}", "{reading}", "{imp}", pair) for pair in PAIRS],
     params:
         settings=importance_settings,
     log:
-        f"{RUN}/logs/importance/{{arch}}/{{reading}}/{{imp}}/{{pair}}.log",
+        f"{RUN}/logs/importance/{{arch}}/{{reading}}/{{imp}}.log",
     benchmark:
-        f"{RUN}/benchmarks/importance/{{arch}}/{{reading}}/{{imp}}/{{pair}}.tsv"
-    threads: 1  # small jobs: on a CPU two at a time beat one with two threads
+        f"{RUN}/benchmarks/importance/{{arch}}/{{reading}}/{{imp}}.tsv"
+    threads: 1  # on a CPU two jobs at a time beat one with two threads
     resources:
         gpu=1,
         mem_mb=8000,
+        runtime=importance_runtime,  # minutes, grown with the pairs
     conda:
         "../envs/neuralloc.yaml"
     script:

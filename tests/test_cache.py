@@ -22,7 +22,7 @@ BASE_CHANGES = {
 AGGREGATES = re.compile(r"all|tables|claims|figure_\w+")
 DATA = {"learn_bpe": 1, "apply_bpe": 12, "build_vocab": 1, "encode": 12}
 EVALUATION = {"translate": 3, "score": 3, "tables": 1, "claims": 1, "all": 1}
-TRAINING = {"pretrain": 1, "continue_training": 1, "importance": 4, "allocate": 1, "finetune": 1, **EVALUATION,
+TRAINING = {"pretrain": 1, "continue_training": 1, "importance": 1, "allocate": 1, "finetune": 1, **EVALUATION,
             "figure_importance": 1, "figure_importance_correlation": 1, "figure_allocation": 1,
             "figure_training_curves": 1}
 

@@ -74,3 +74,13 @@ def test_readings_table_shows_each_reading_at_its_own_rho_and_k():
     assert "readings" not in design.table_layout(CONFIG)  # one reading: no table
     code = validate({**CONFIG, "method": {"follow": "released-code"}})
     assert design.systems(code)[2] == "method-te-r0.7-k0.9-pair-code" and design.reading(code) == "code"
+
+
+def test_erasure_runs_default_to_the_first_four_pairs():
+    """Without erasure.pairs, the first four pairs get a run each (not every pair of a big experiment)."""
+    pairs = ["en-de", "en-fr", "en-it", "en-ro", "en-pl", "en-es"]
+    config = validate({**CONFIG, "pairs": pairs, "erasure": {"enabled": True, "seeds": [1]}})
+    runs = design.erasure_runs(config, 1)
+    assert [label for label, _ in runs] == ["general 20%"] + [f"{p} specific 50%" for p in pairs[:4]]
+    few = validate({**CONFIG, "pairs": pairs[:2], "erasure": {"enabled": True, "seeds": [1]}})
+    assert len(design.erasure_runs(few, 1)) == 3  # fewer pairs than that: every pair

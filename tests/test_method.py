@@ -10,10 +10,11 @@ import torch
 from safetensors import safe_open
 from toy import interrupt_after, make_toy_experiment
 
-from neuralloc import readings
+from neuralloc import layout, readings
 from neuralloc.allocate import allocate, allocate_site
 from neuralloc.data import ParallelData, inference_batches
-from neuralloc.importance import importance, sample_sentences, save_importance
+from neuralloc.checkpoint import load_for_inference
+from neuralloc.importance import deterministic_mode, importance, run_importance, sample_sentences, save_importance
 from neuralloc.loss import label_smoothed_loss
 from neuralloc.masking import MaskTable, erase_neurons, load_masks
 from neuralloc.model import ModelConfig, SiteLinear, Transformer
@@ -67,6 +68,36 @@ def test_importance_matches_autograd_reference(toy, method):
         for name in ref:
             torch.testing.assert_close(got[name], ref[name].float(), atol=1e-5, rtol=1e-4)
         assert counts["target"] == sum(len(t) + 1 for t in data.tgt[p])
+
+
+@pytest.mark.parametrize("batches", ["by_length", "fairseq"])
+def test_one_importance_job_gives_each_pair_what_it_gets_scored_alone(tmp_path, batches):
+    """The importance rule's entry point loads the model once and scores every pair: each pair's
+    file equals ``importance`` on that pair's data alone (by length, a token cap: each pair its own
+    seeded sample), or on every pair's where fairseq's batches zip them."""
+    root = make_toy_experiment(tmp_path / "toy", pairs=PAIRS, n_train=20, n_dev=6)
+    cfg = TrainConfig(max_tokens=200, warmup_updates=1, max_updates=1, valid_bleu_sentences=0)
+    model_cfg = ModelConfig(vocab_size=0, d_model=16, ffn_dim=24, heads=2, encoder_layers=1, decoder_layers=1,
+                            dropout=0.0, max_positions=32)
+    experiment_trainer(root, model_cfg, cfg, PAIRS, tmp_path / "model").train()
+    checkpoint, vocab = tmp_path / "model/checkpoint_best.pt", layout.vocab(str(root))
+    src = [layout.encoded(str(root), "train", p, "src") for p in PAIRS]
+    tgt = [layout.encoded(str(root), "train", p, "tgt") for p in PAIRS]
+    files = [str(tmp_path / f"{p}.safetensors") for p in PAIRS]
+    cap = 40 if batches == "by_length" else None
+    run_importance(str(checkpoint), vocab, src, tgt, list(PAIRS), "te", files, 0.1, cap, batches=batches, seed=3)
+    model, vocabulary, _, _ = load_for_inference(checkpoint, vocab)
+    for p, path in enumerate(files):
+        if batches == "by_length":
+            data, q = ParallelData([PAIRS[p]], [src[p]], [tgt[p]], vocabulary, model.cfg.max_positions), 0
+        else:
+            data, q = ParallelData(PAIRS, src, tgt, vocabulary, model.cfg.max_positions), p
+        with deterministic_mode():  # as the entry point runs
+            ref, _ = importance(model, data, q, "te", 0.1, token_cap=cap, seed=3, batches=batches)
+        with safe_open(path, "pt") as f:
+            assert set(f.keys()) == set(ref)
+            for name in ref:
+                assert torch.equal(f.get_tensor(name), ref[name]), (PAIRS[p], name)
 
 
 @pytest.mark.parametrize("method", ["te", "av"])

@@ -41,6 +41,19 @@ def test_profiles_name_only_real_rules_and_keep_the_placeholders():
     assert SLURM["executor"] == "slurm" and SLURM["slurm-status-command"] == "squeue"
 
 
+def test_small_jobs_go_to_the_cluster_in_bundles_of_one_gpu_at_most():
+    """The text stages and translation are grouped (one SLURM job per bundle); a bundle's width is
+    capped per bundle (gpu and mem_mb local in scope), so a bundle of translations holds one GPU and
+    the run as a whole is not capped."""
+    rules = workflow_rules()
+    groups = dict(entry.split("=") for entry in SLURM["groups"])
+    components = dict(entry.split("=") for entry in SLURM["group-components"])
+    assert {"tokenize", "apply_bpe", "encode", "translate"} <= set(groups) <= rules
+    assert set(components) == set(groups.values()) and all(int(n) > 1 for n in components.values())
+    assert "gpu=local" in SLURM["set-resource-scopes"] and "gpu=1" in SLURM["resources"]
+    assert not {"pretrain", "train_individual", "continue_training", "finetune"} & set(groups)  # long jobs alone
+
+
 def test_a_four_gpu_training_job_is_one_task_with_four_gpus():
     submit_string = pytest.importorskip("snakemake_executor_plugin_slurm.submit_string")
     utils = pytest.importorskip("snakemake_executor_plugin_slurm.utils")

@@ -129,11 +129,9 @@ def _training_files(root, out):
 def _allocate_from(checkpoint, root, out):
     """Importance of every pair measured on ``checkpoint`` by the importance rule's entry point, and
     the masks allocated from it."""
-    files = []
-    for pair in PAIRS:
-        files.append(str(out / f"{pair}.safetensors"))
-        run_importance(str(checkpoint), layout.vocab(str(root)), [layout.encoded(str(root), "dev", pair, "src")],
-                       [layout.encoded(str(root), "dev", pair, "tgt")], [pair], pair, "te", files[-1], 0.1, None)
+    files = [str(out / f"{pair}.safetensors") for pair in PAIRS]
+    run_importance(str(checkpoint), layout.vocab(str(root)), [layout.encoded(str(root), "dev", p, "src") for p in PAIRS],
+                   [layout.encoded(str(root), "dev", p, "tgt") for p in PAIRS], list(PAIRS), "te", files, 0.1, None)
     masks = out / "masks.safetensors"
     run_allocation(files, PAIRS, 0.5, 0.5, "pair", list(KINDS), str(masks), str(out / "c.csv"), str(out / "c.json"))
     return masks

@@ -1,6 +1,7 @@
 """Which config keys reach which job's params (neuralloc/settings.py), against a table written by
 hand: a key that changes a job's outputs must change its settings, every other key must not."""
 
+import math
 import copy
 
 import pytest
@@ -29,8 +30,8 @@ JOBS = {
     "continue_training": lambda c: settings.continue_training(c, 1),
     "finetune method": lambda c: settings.finetune(c, "method", 1),
     "finetune expansion": lambda c: settings.finetune(c, "expansion", 1),
-    "importance": lambda c: settings.importance(c, "paper", "te", "it-en", 1),
-    "importance code": lambda c: settings.importance(c, "code", "te", "it-en", 1),
+    "importance": lambda c: settings.importance(c, "paper", "te", 1),
+    "importance code": lambda c: settings.importance(c, "code", "te", 1),
     "allocate": lambda c: settings.allocate(c, "paper", "0.9", "0.7", "pair"),
     "translate": lambda c: settings.translate(c, "multilingual"),
     "translate erasure": lambda c: settings.translate(c, "method-te-r0.9-k0.7-pair-paper.erase-general-f0.2-s1"),
@@ -168,16 +169,28 @@ def test_each_reading_option_reaches_the_job_that_uses_it(option):
     is the importance job's input, not a setting)."""
     paper = readings.of_name("paper")
     mixed = readings.name({**paper, option: readings.OPTIONS[option][1]})
-    importance_changed = settings.importance(BASE, mixed, "te", "it-en", 1) != settings.importance(BASE, "paper", "te", "it-en", 1)
+    importance_changed = settings.importance(BASE, mixed, "te", 1) != settings.importance(BASE, "paper", "te", 1)
     allocate_changed = (settings.allocate(BASE, mixed, "0.9", "0.7", "pair")
                         != settings.allocate(BASE, "paper", "0.9", "0.7", "pair"))
     expected = (False, True) if option in readings.ALLOCATION else (option != "importance_data", False)
     assert (importance_changed, allocate_changed) == expected
 
 
-def test_the_released_codes_importance_job_reads_every_pair():
-    """fairseq's batches zip every pair's data: the job's pairs are all of them, in the configured order."""
-    code = settings.importance(BASE, "code", "te", "ro-en", 1)
-    assert code["pairs"] == ["it-en", "en-it", "ro-en", "en-ro"] and code["pair"] == "ro-en" and code["batches"] == "fairseq"
+def test_one_importance_job_scores_every_pair():
+    """One job per (model, reading, measure) scores every pair, in the configured order (fairseq's
+    batches zip every pair's data; the paper's reading reads each pair's own)."""
+    for reading, batches in (("code", "fairseq"), ("paper", "by_length")):
+        job = settings.importance(BASE, reading, "te", 1)
+        assert job["pairs"] == ["it-en", "en-it", "ro-en", "en-ro"] and job["batches"] == batches
+    code = settings.importance(BASE, "code", "te", 1)
     assert code["token_cap"] is None and code["seed"] is None  # the whole dev set
-    assert settings.importance(BASE, "paper", "te", "ro-en", 1)["pairs"] == ["ro-en"]
+
+
+def test_cluster_time_limits_grow_with_the_work():
+    """translate: 30 minutes + pairs x sentences x beam/4 at 3,000 sentences a minute; importance:
+    30 minutes + 2 a pair (hand-computed)."""
+    many = changed(BASE, {"pairs": [f"{a}-{b}" for a in ("en", "it", "ro") for b in ("en", "it", "ro") if a != b]})
+    assert settings.runtime_minutes(BASE, "translate", "test") == 30 + math.ceil(4 * BASE["corpus"]["bible"]["test_size"] / 3000)
+    assert settings.runtime_minutes(changed(BASE, {"corpus.bible.test_size": 1500, "decode.beam": 8}), "translate", "test") == 34
+    assert settings.runtime_minutes(changed(many, {"corpus.bible.test_size": 3000}), "translate", "test") == 36
+    assert settings.runtime_minutes(BASE, "importance") == 38 and settings.runtime_minutes(many, "importance") == 42

@@ -7,4 +7,4 @@ from neuralloc.settings import importance_execution
 setup_logging(snakemake.log[0])
 i = snakemake.input
 run_importance(**snakemake.params.settings, checkpoint=i.checkpoint, vocab=i.vocab, src=list(i.src), tgt=list(i.tgt),
-               out=snakemake.output[0], threads=snakemake.threads, **importance_execution(snakemake.config))
+               out=list(snakemake.output), threads=snakemake.threads, **importance_execution(snakemake.config))
