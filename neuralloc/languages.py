@@ -92,6 +92,22 @@ class Pair:
         return self.name
 
 
+# The most pairs a table with a column per pair, or a figure with a series, a colour or a panel
+# per pair, shows readably; beyond, tables and figures take long forms and heat maps.
+WIDE_MAX_PAIRS = 12
+
+
+def group_pairs(pairs) -> dict[str, list[str]]:
+    """The pairs by source language (in order of first appearance), or by target language where
+    no two share a source (many-to-one): how tables and figures order and separate many pairs."""
+    parsed = [Pair.parse(p) for p in dict.fromkeys(pairs)]
+    by_source = len({p.src for p in parsed}) < len(parsed)
+    groups: dict[str, list[str]] = {}
+    for p in parsed:
+        groups.setdefault(p.src if by_source else p.tgt, []).append(p.name)
+    return groups
+
+
 # Languages whose text has no spaces between words: segmented into words before BPE (and joined
 # back after decoding, through the joiner marks), by a well-kept segmenter for each.
 SEGMENTERS = {"zh": "jieba", "ja": "MeCab (IPAdic)"}

@@ -7,6 +7,11 @@ several; the paired bootstrap of each system's difference from Multilingual, per
 average (``significance.py``: the first seed's test sets, the same resamples for every system),
 with its 95% interval and p-value in the CSV and a dagger where the interval excludes zero, in
 either direction. The best cell of each column is bold.
+
+Many pairs: beyond ``WIDE_MAX_PAIRS`` a column per pair no longer reads, so Markdown, LaTeX and
+HTML show the same cells turned: a summary (System, AVE, Para), then a row per pair (grouped by
+source language) and a column per system, split into as many tables as keep each Markdown line
+within ``MD_LINE_MAX``. The CSV keeps a row per system, whatever the pairs (the claims read it).
 """
 
 from __future__ import annotations
@@ -20,13 +25,14 @@ import pandas as pd
 from .design import MULTILINGUAL as BASELINE
 from .design import Row
 from .fileio import atomic_open, read_lines
-from .languages import Pair
+from .languages import WIDE_MAX_PAIRS, Pair, group_pairs
 from .pages import table_page
 from .scoring import read_scores
 from .significance import ALPHA, Interval, Resampled
 
 log = logging.getLogger(__name__)
 AVERAGE = "ave"  # the key of the average over pairs among a table's differences
+MD_LINE_MAX = 200  # characters: a Markdown table line a screen shows whole
 
 
 def pair_label(pair: str) -> str:
@@ -118,6 +124,30 @@ def format_table(table: pd.DataFrame, pairs: list[str], fmt: str) -> pd.DataFram
     return disp
 
 
+def long_form(table: pd.DataFrame, pairs: list[str], fmt: str) -> list[pd.DataFrame]:
+    """``format_table``'s cells for many pairs: the summary (System, AVE, Para), then tables of a
+    row per pair (grouped by source language) and a column per system, as many systems each as
+    keep a Markdown line within MD_LINE_MAX (measured on the Markdown, so every format splits
+    alike)."""
+    order = [p for members in group_pairs(pairs).values() for p in members]
+
+    def turned(fmt: str) -> pd.DataFrame:
+        disp = format_table(table, pairs, fmt)
+        cells = disp.iloc[:, 1:1 + len(pairs)].set_axis(pairs, axis=1)[order].T.set_axis(disp.iloc[:, 0], axis=1)
+        escape = latex_escape if fmt == "tex" else str
+        return cells.set_axis([escape(pair_label(p)) for p in order]).rename_axis(escape("Pair")).reset_index()
+
+    md, cells = turned("md"), turned(fmt)
+    cuts = [1]  # column 0 names the pairs, in every part
+    for end in range(2, md.shape[1] + 1):
+        part = md.iloc[:, [0, *range(cuts[-1], end)]].to_markdown(index=False)
+        if end - cuts[-1] > 1 and max(map(len, part.splitlines())) > MD_LINE_MAX:
+            cuts.append(end - 1)
+    cuts.append(md.shape[1])
+    return [format_table(table, pairs, fmt).iloc[:, [0, -2, -1]]] + [
+        cells.iloc[:, [0, *range(a, b)]] for a, b in zip(cuts, cuts[1:])]
+
+
 def latex_escape(text: str) -> str:
     for a, b in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("_", r"\_"), ("#", r"\#"),
                  ("ρ", r"$\rho$"), ("→", r"$\rightarrow$"), ("±", r"$\pm$"), ("†", r"$^\dagger$")):
@@ -133,26 +163,34 @@ def footer(signature: str, seeds: int, samples: int) -> str:
         parts.append(f"†: the {100 * (1 - ALPHA):g}% confidence interval of the difference from Multilingual excludes zero "
                      f"(paired bootstrap, {samples} resamples of the first seed's test sets; on AVE, of the average gain); "
                      "the CSV gives each interval.")
-    parts.append("Bold: best in column. AVE: average BLEU, then the gain over Multilingual. Para: parameters.")
+    parts.append("Bold: the best system on each pair and on AVE. AVE: average BLEU, then the gain over Multilingual. Para: parameters.")
     return " ".join(parts)
 
 
 def write_table(table: pd.DataFrame, pairs: list[str], caption: str, csv: str, md: str, tex: str,
                 html_path: str | None = None) -> None:
     """The numbers (CSV), and the table as Markdown, LaTeX (booktabs, caption holding the signature)
-    and an HTML page (the report shows it)."""
+    and an HTML page (the report shows it); beyond WIDE_MAX_PAIRS in ``long_form`` (the LaTeX
+    tables of a row per pair as longtables, which break across pages)."""
+    def shown(fmt: str) -> list[pd.DataFrame]:
+        return long_form(table, pairs, fmt) if len(pairs) > WIDE_MAX_PAIRS else [format_table(table, pairs, fmt)]
+
     with atomic_open(csv) as f:
         table.to_csv(f, index=False, float_format="%.4f")
     with atomic_open(md) as f:
-        f.write(format_table(table, pairs, "md").to_markdown(index=False) + "\n\n" + caption + "\n")
+        f.write("\n\n".join(t.to_markdown(index=False) for t in shown("md")) + "\n\n" + caption + "\n")
     if html_path:
         with atomic_open(html_path) as f:
-            f.write(table_page(caption.split(".")[0], format_table(table, pairs, "html").to_html(index=False, escape=False, border=0),
-                               caption))
-    body = format_table(table, pairs, "tex").to_latex(index=False, escape=False, column_format="l" + "r" * (len(pairs) + 2))
+            body = "\n".join(t.to_html(index=False, escape=False, border=0) for t in shown("html"))
+            f.write(table_page(caption.split(".")[0], body, caption))
+    first, *rest = shown("tex")
+    body = first.to_latex(index=False, escape=False, column_format="l" + "r" * (first.shape[1] - 1))
     body = body.replace(r"\begin{tabular}", r"\centering" + "\n" + r"\begin{tabular}", 1)
     with atomic_open(tex) as f:
         f.write("\\begin{table}[t]\n" + body + f"\\caption{{{latex_escape(caption)}}}\n\\end{{table}}\n")
+        for part in rest:  # needs \usepackage{longtable}
+            f.write("\n" + part.to_latex(index=False, escape=False, longtable=True,
+                                          column_format="l" + "r" * (part.shape[1] - 1)))
 
 
 def significance(hypotheses: dict[str, dict[str, list[str]]], references: dict[str, list[str]],

@@ -3,6 +3,7 @@
 import csv
 
 import matplotlib.colors
+import matplotlib.text
 import numpy as np
 import pandas as pd
 import pytest
@@ -267,19 +268,56 @@ def test_every_figure_has_one_colour_per_series_and_a_legend_that_matches(counts
         assert (tmp_path / f"{name}.png").stat().st_size > 0
 
 
+def overprints(fig) -> list[str]:
+    """What a reader cannot read in ``fig``: a legend cut off or over a panel, two texts (tick
+    labels, titles, axis and legend labels) over each other; [] when all is clear."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    found = []
+    for legend in fig.legends + [ax.get_legend() for ax in fig.axes if ax.get_legend()]:
+        box = legend.get_window_extent(renderer)
+        if box.x0 < 0 or box.y0 < 0 or box.x1 > fig.bbox.width + 1:
+            found.append("a legend is cut off")
+        if any(box.overlaps(ax.get_window_extent(renderer)) for ax in fig.axes if ax is not legend.axes):
+            found.append("a legend is over a panel")
+    undrawn = {id(tick.label1) for ax in fig.axes for axis in (ax.xaxis, ax.yaxis)  # ticks outside the view
+               for tick in axis.get_major_ticks() + axis.get_minor_ticks()
+               if tick.get_loc() is None or not min(axis.get_view_interval()) - 1e-9 <= tick.get_loc()
+               <= max(axis.get_view_interval()) + 1e-9}
+    texts = [t for t in fig.findobj(matplotlib.text.Text) if t.get_visible() and t.get_text().strip()
+             and id(t) not in undrawn and not (t.axes and t in t.axes.texts)]  # numbers in a heat map's cells are meant
+    boxes = np.array([t.get_window_extent(renderer).extents for t in texts]).reshape(-1, 4) + [0.5, 0.5, -0.5, -0.5]
+    x0, y0, x1, y1 = boxes.T[:, :, None]
+    over = (x0 < x1.T) & (x0.T < x1) & (y0 < y1.T) & (y0.T < y1)
+    for i, j in zip(*np.nonzero(np.triu(over, 1))):
+        found.append(f"{texts[i].get_text()!r} over {texts[j].get_text()!r}")
+    return found
+
+
 def test_two_panel_figures_keep_their_labels_apart(counts):
     figures = _every_figure(counts)
     for name in ("lscore", "mscore", "training"):
         fig = figures[name]
-        fig.canvas.draw()
+        assert overprints(fig) == [], name
         renderer = fig.canvas.get_renderer()
         left, right = fig.axes[0], fig.axes[1]
         right_label = right.yaxis.label.get_window_extent(renderer)
         assert right_label.x0 > left.get_tightbbox(renderer).x1, name  # the right panel's y-label clears the left panel
-        for legend in fig.legends:
-            box = legend.get_window_extent(renderer)
-            assert box.x0 >= 0 and box.y0 >= 0 and box.x1 <= fig.bbox.width + 1, name  # not cut off
-            assert not any(box.overlaps(ax.get_window_extent(renderer)) for ax in fig.axes), name  # not over the data
+
+
+@pytest.mark.parametrize("scale", ["21 one-to-many", "132 many-to-many"])
+def test_every_figure_reads_at_many_pairs(scale, tmp_path):
+    """English into 21 languages and 12 languages many-to-many: every figure at most MAX_PX a
+    side, nothing over anything, and no pair told by colour (heat maps instead)."""
+    import many_pairs
+    from PIL import Image
+
+    for name, fig in many_pairs.figures(many_pairs.SCALES[scale]).items():
+        assert overprints(fig) == [], (scale, name)
+        assert len(_legend(fig)) <= 4, (scale, name)  # losses, measures, kinds: never a legend of pairs
+        fig.savefig(tmp_path / f"{name}.png", bbox_inches="tight")
+        plots.plt.close(fig)
+        assert max(Image.open(tmp_path / f"{name}.png").size) <= plots.MAX_PX, (scale, name)
 
 
 def test_allocation_and_figure_jobs_do_not_import_torch():

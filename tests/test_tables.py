@@ -156,3 +156,34 @@ def test_default_config_shows_the_method_beside_its_controls_and_every_baseline_
     assert [r.label for r in table_layout(tests)["main"]] == [
         "Individual", "Multilingual", "Multilingual (continued)", "+TS", "+Adapter", "Method-AV", "Method-TE", "+Expansion",
     ]
+
+
+@pytest.mark.parametrize("scale", ["12 many-to-many", "21 one-to-many", "132 many-to-many"])
+def test_tables_read_at_many_pairs(scale, tmp_path):
+    """A column per pair up to WIDE_MAX_PAIRS; beyond, the summary and a row per pair, split so
+    that no Markdown line passes MD_LINE_MAX, every cell still there; the CSV a row per system."""
+    import many_pairs
+
+    from neuralloc.languages import WIDE_MAX_PAIRS
+    from neuralloc.tables import MD_LINE_MAX, pair_label, write_table
+
+    pairs = many_pairs.SCALES[scale]
+    rows = many_pairs.ROWS + [Row(f"method-te-r0.{i}-k0.7-pair-paper", f"Method-TE (ρ=0.{i})") for i in range(1, 9)]
+    scores = many_pairs.scores(pairs)
+    te = scores[scores["system"] == "method-te"]
+    scores = pd.concat([scores] + [te.assign(system=r.system, bleu=te["bleu"] - i / 100) for i, r in enumerate(rows[8:], 1)])
+    table = build_table(scores, rows, pairs, {})
+    out = {f: tmp_path / f"t.{f}" for f in ("csv", "md", "tex", "html")}
+    write_table(table, pairs, "main (test). Caption.", **{"csv": out["csv"], "md": out["md"], "tex": out["tex"]},
+                html_path=out["html"])
+    md = out["md"].read_text()
+    assert pd.read_csv(out["csv"])["system"].tolist() == [r.system for r in rows]
+    if len(pairs) <= WIDE_MAX_PAIRS:
+        assert md.count("| System") == 1 and pair_label(pairs[-1]) in md.splitlines()[0]
+        return
+    assert max(map(len, md.splitlines())) <= MD_LINE_MAX
+    assert md.count("| Pair") > 1  # 16 systems do not fit one line: two tables of pairs
+    for pair in pairs:
+        assert sum(line.startswith(f"| {pair_label(pair)} ") for line in md.splitlines()) == md.count("| Pair")
+    assert md.count("**") // 2 == len(pairs) + 1  # the best system of each pair, and on AVE, still bold
+    assert r"\begin{longtable}" in out["tex"].read_text() and "it-en_bleu" not in out["html"].read_text()
