@@ -38,7 +38,7 @@ PUNCTUATION = r"([\{-\~\[-\` -\&\(-\+\:-\@\/])"
 
 @functools.cache  # one per tokenizer, so that its cache of lines is bounded as sacreBLEU's
 def fast_tokenizer(name: str):
-    """sacreBLEU's tokenizer ``name`` with the first rule of its post-tokenizer done by str.translate:
+    """sacreBLEU's tokenizer ``name`` with the first rule of its post-tokenizer done by str.replace:
     the same tokens, several times faster (that rule matches every space, and Python's re expands
     each match's template in Python). A tokenizer without that rule is sacreBLEU's as it is."""
     from sacrebleu.metrics import BLEU
@@ -47,10 +47,14 @@ def fast_tokenizer(name: str):
     rules = getattr(getattr(tokenizer, "_post_tokenizer", None), "_re", None)
     if not rules or rules[0][0].pattern != PUNCTUATION or rules[0][1] != r" \1 ":
         return tokenizer
-    table = {c: f" {chr(c)} " for c in range(128) if rules[0][0].fullmatch(chr(c))}  # the class is ASCII
+    # the class is ASCII; the space first, so that each mark is spaced once, as the regex does
+    marks = sorted((chr(c) for c in range(128) if rules[0][0].fullmatch(chr(c))), key=lambda c: c != " ")
+    spaced = [(c, f" {c} ") for c in marks]
 
     def post_tokenize(line: str) -> str:
-        line = line.translate(table)
+        for mark, replacement in spaced:
+            if mark in line:
+                line = line.replace(mark, replacement)
         for regex, replacement in rules[1:]:
             line = regex.sub(replacement, line)
         return " ".join(line.split())
@@ -119,7 +123,7 @@ class References:
         if len(hypotheses) != len(self):
             raise ValueError(f"{len(hypotheses)} hypotheses but {len(self)} references")
         tokens = [self.tokenize(h.rstrip()).split() for h in hypotheses]
-        ids = np.asarray([self.vocab.get(t, -1) for s in tokens for t in s], dtype=np.int64)
+        ids = np.fromiter(map(self.vocab.get, itertools.chain.from_iterable(tokens), itertools.repeat(-1)), dtype=np.int64)
         lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
         out = np.zeros((len(tokens), 2 + 2 * MAX_ORDER), dtype=np.int64)
         out[:, 0], out[:, 1] = lengths, self.lengths

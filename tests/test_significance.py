@@ -61,6 +61,19 @@ def _outputs(rng, refs, n):
     return out
 
 
+@pytest.mark.parametrize("name", ["13a", "zh", "char"])
+def test_the_fast_tokenizers_give_sacrebleus_tokens(name):
+    """Every ASCII character, entities, digits next to periods, commas and dashes, runs of
+    punctuation and spaces, Chinese: the same tokens as sacreBLEU's own tokenizer."""
+    rng = np.random.default_rng(6)
+    alphabet = list("ab1 9.,-&;:'\"()[]{}/?!<>$%@#*+=_`~^|\\") + ["&amp;", "&quot;", "<skipped>", "中", "。", "\n", "-\n", "\t"]
+    lines = EN + ZH + ["".join(map(chr, range(32, 127)))]
+    lines += ["".join(rng.choice(alphabet, rng.integers(0, 30))) for _ in range(2000)]
+    ours, theirs = significance.fast_tokenizer(name), BLEU(tokenize=name).tokenizer
+    assert [ours(x) for x in lines] == [theirs(x) for x in lines]
+    assert isinstance(ours, type(theirs)) == (name == "char")  # no regexp post-tokenizer: sacreBLEU's own
+
+
 @pytest.mark.parametrize("lang, refs", [("en", EN), ("zh", ZH)])
 def test_sentence_statistics_are_sacrebleus(lang, refs):
     """The array counting gives sacreBLEU's statistics with the target language's tokenizer (zh:
