@@ -175,7 +175,7 @@ def resample_counts(indices: np.ndarray) -> np.ndarray:
     """(samples, n) draws of ``resample_indices`` -> (samples, n) times each sentence is drawn."""
     samples, n = indices.shape
     counts = np.bincount((indices + n * np.arange(samples)[:, None]).ravel(), minlength=samples * n)
-    return counts.reshape(samples, n).astype(np.min_scalar_type(n))
+    return counts.reshape(samples, n).astype(np.min_scalar_type(counts.max(initial=0)))  # uint8: 1 MB a pair
 
 
 @dataclass(frozen=True)
