@@ -10,7 +10,7 @@ time and the training data's resident memory, on synthetic inputs of ``n`` pairs
   in (shared with every other process reading the arrays, and reclaimable), and how fast it builds
   batches (target tokens/s of ``collate`` at training's bucket lengths).
 
-    PYTHONPATH=. .venv/bin/python bench/scale_compute.py              # 2, 21, 132, 462 pairs: ~8 min on 2 cores
+    PYTHONPATH=. .venv/bin/python bench/scale_compute.py              # 2, 21, 132, 462 pairs: ~7 min on 2 cores
     PYTHONPATH=. .venv/bin/python bench/scale_compute.py --pairs 2 21 132   # ~2 min
 
 Figures before a change: the same script with PYTHONPATH on a checkout of the older commit.
