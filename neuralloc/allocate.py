@@ -119,13 +119,16 @@ def allocate(importance: dict[str, dict[str, np.ndarray]], pairs: list[str], rho
             for p in pairs:
                 pair_masks[p][site] = general_masks[site]
             continue
-        units = sorted({unit_of(p, site, variant) for p in pairs})
-        theta = np.stack([np.mean([importance[p][site] for p in pairs if unit_of(p, site, variant) == u], axis=0)
-                          for u in units])
+        members: dict[str, list[str]] = {}  # unit -> its pairs, in the order of ``pairs``: linear in pairs
+        for p in pairs:
+            members.setdefault(unit_of(p, site, variant), []).append(p)
+        units = sorted(members)
+        theta = np.stack([np.mean([importance[p][site] for p in members[u]], axis=0) for u in units])
         general, specific = allocate_site(theta, rho, k, threshold, **rules)
         general_masks[site] = general
-        for p in pairs:
-            pair_masks[p][site] = general | specific[units.index(unit_of(p, site, variant))]
+        for row, u in enumerate(units):
+            for p in members[u]:
+                pair_masks[p][site] = general | specific[row]
     return general_masks, pair_masks
 
 

@@ -45,30 +45,54 @@ class Batch:
                        for t in (self.src, self.prev, self.target, self.pair, self.index)))
 
 
+class Sentences:
+    """One pair's sentences on one side as the model reads them, ``prefix + sentence[:limit] +
+    suffix``, built from the memory-mapped arrays when asked: only the lengths are in memory, so
+    every process (and DDP rank) shares the page cache's one copy of the data."""
+
+    def __init__(self, text: IndexedText, limit: int, prefix: tuple[int, ...] = (), suffix: tuple[int, ...] = ()):
+        self.tokens, self.offsets = text.tokens, text.offsets
+        self.prefix, self.suffix = np.asarray(prefix, dtype=np.int64), np.asarray(suffix, dtype=np.int64)
+        self.lengths = np.minimum(text.lengths, limit) + len(prefix) + len(suffix)
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        start = int(self.offsets[i])
+        body = self.tokens[start:start + int(self.lengths[i]) - len(self.prefix) - len(self.suffix)]
+        return np.concatenate((self.prefix, body, self.suffix)) if len(self.prefix) + len(self.suffix) else np.array(body)
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+
 class ParallelData:
-    """All pairs of one split: token arrays in memory, examples addressed by (pair, index).
-    ``src`` and ``tgt`` are the pairs' encoded arrays (``.tokens.npy`` files), in the order of
-    ``pairs``; ``tgt`` None reads sources only (translation)."""
+    """All pairs of one split, examples addressed by (pair, index). ``src`` and ``tgt`` are the
+    pairs' encoded arrays (``.tokens.npy`` files), in the order of ``pairs``; ``tgt`` None reads
+    sources only (translation). Held as memory maps (``Sentences``), not copies: 132 pairs of
+    training data are gigabytes as Python arrays per process."""
 
     def __init__(self, pairs: list[str], src: list[str | Path], tgt: list[str | Path] | None, vocab: Vocabulary,
                  max_positions: int):
         self.pairs, self.vocab = list(pairs), vocab
         if len(src) != len(self.pairs) or (tgt is not None and len(tgt) != len(self.pairs)):
             raise ValueError(f"{len(self.pairs)} pairs but {len(src)} source and {len(tgt or [])} target arrays")
-        self.src, self.tgt = [], []
+        self.src: list[Sentences] = []
+        self.tgt: list[Sentences] = []
         for p, name in enumerate(self.pairs):
-            tag = vocab.tag(Pair.parse(name).tgt)
             s = IndexedText(src[p])
             check_array(s, src[p], name, len(vocab))
-            self.src.append([np.concatenate(([tag], s[i][: max_positions - 2], [vocab.eos])) for i in range(len(s))])
+            self.src.append(Sentences(s, max_positions - 2, (vocab.tag(Pair.parse(name).tgt),), (vocab.eos,)))
             if tgt is not None:
                 t = IndexedText(tgt[p])
                 check_array(t, tgt[p], name, len(vocab))
                 if len(t) != len(s):
                     raise ValueError(f"{name}: {len(s)} source sentences in {src[p]} but {len(t)} target ones in {tgt[p]}")
-                self.tgt.append([np.asarray(t[i][: max_positions - 1]) for i in range(len(t))])
-
-        self._sizes = [self._compute_sizes(p) for p in range(len(self.pairs))]
+                self.tgt.append(Sentences(t, max_positions - 1))
+        # the longer of source and decoder input
+        self._sizes = [np.maximum(s.lengths, t.lengths + 1) if self.tgt else s.lengths
+                       for s, t in zip(self.src, self.tgt or self.src)]
 
     @classmethod
     def from_experiment(cls, exp: str | Path, split: str, pairs: list[str], vocab: Vocabulary, max_positions: int,
@@ -81,43 +105,35 @@ class ParallelData:
     def __len__(self) -> int:
         return sum(len(s) for s in self.src)
 
-    def _compute_sizes(self, p: int) -> np.ndarray:
-        s = np.fromiter((len(x) for x in self.src[p]), dtype=np.int64)
-        if not self.tgt:
-            return s
-        t = np.fromiter((len(y) + 1 for y in self.tgt[p]), dtype=np.int64)
-        return np.maximum(s, t)
-
     def sizes(self, p: int) -> np.ndarray:
         """Length that decides the bucket: the longer of source and decoder input."""
         return self._sizes[p]
 
     def target_tokens(self, items: list[tuple[int, int]]) -> int:
         """The target tokens (EOS included) of the examples ``items``, from the arrays' lengths."""
-        return sum(len(self.tgt[p][i]) + 1 for p, i in items)
+        return sum(int(self.tgt[p].lengths[i]) + 1 for p, i in items)
 
     def collate(self, items: list[tuple[int, int]], length: int | None = None) -> Batch:
         """Pad the examples ``(pair, index)`` to ``length`` (or their own maximum)."""
         pad, bos, eos = self.vocab.pad, self.vocab.bos, self.vocab.eos
         srcs = [self.src[p][i] for p, i in items]
-        s_len = length or max(len(s) for s in srcs)
-        src = torch.full((len(items), s_len), pad, dtype=torch.long)
+        src = np.full((len(items), length or max(len(s) for s in srcs)), pad, dtype=np.int64)
         for r, s in enumerate(srcs):
-            src[r, : len(s)] = torch.from_numpy(np.asarray(s, dtype=np.int64))
+            src[r, : len(s)] = s
         if self.tgt:
             tgts = [self.tgt[p][i] for p, i in items]
             t_len = length or max(len(t) + 1 for t in tgts)
-            prev = torch.full((len(items), t_len), pad, dtype=torch.long)
-            target = torch.full((len(items), t_len), pad, dtype=torch.long)
+            prev = np.full((len(items), t_len), pad, dtype=np.int64)
+            target = np.full((len(items), t_len), pad, dtype=np.int64)
             for r, t in enumerate(tgts):
-                t = torch.from_numpy(np.asarray(t, dtype=np.int64))
                 prev[r, 0], prev[r, 1: len(t) + 1] = bos, t
                 target[r, : len(t)], target[r, len(t)] = t, eos
+            prev, target = torch.from_numpy(prev), torch.from_numpy(target)
         else:
             prev = target = torch.empty(len(items), 0, dtype=torch.long)
         pair = torch.tensor([p for p, _ in items], dtype=torch.long)
         index = torch.tensor([i for _, i in items], dtype=torch.long)
-        return Batch(src, prev, target, pair, index)
+        return Batch(torch.from_numpy(src), prev, target, pair, index)
 
 
 def check_array(text: IndexedText, path, pair: str, vocab_size: int) -> None:
@@ -126,9 +142,9 @@ def check_array(text: IndexedText, path, pair: str, vocab_size: int) -> None:
     if len(text) == 0:
         raise DataError(f"{path}: no sentences for pair {pair}: an empty split cannot be trained, validated or "
                         "scored; check the raw text it was encoded from and rebuild it")
-    tokens = np.asarray(text.tokens)
-    bad = np.flatnonzero((tokens < 0) | (tokens >= vocab_size))
-    if bad.size:
+    tokens = text.tokens
+    if len(tokens) and (tokens.min() < 0 or tokens.max() >= vocab_size):  # reductions: no copy of the map
+        bad = np.flatnonzero((tokens < 0) | (tokens >= vocab_size))
         sentence = int(np.searchsorted(text.offsets, bad[0], side="right")) - 1
         raise DataError(f"{path}: sentence {sentence + 1} of pair {pair} holds token id {int(tokens[bad[0]])}, outside "
                         f"the vocabulary's {vocab_size} entries: the arrays and dict.txt come from different runs; "
@@ -200,8 +216,8 @@ def inference_batches(data: ParallelData, p: int, max_tokens: int, limit: int | 
                       indices=None) -> list[list[tuple[int, int]]]:
     """Batches of one pair's first ``limit`` sentences (all by default), or of the sentences
     ``indices``, for decoding, sorted by source length (restore order with ``index``)."""
-    chosen = np.arange(len(data.src[p][:limit])) if indices is None else np.asarray(indices, dtype=np.int64)
-    lengths = np.fromiter((len(data.src[p][i]) for i in chosen), dtype=np.int64, count=len(chosen))
+    chosen = np.arange(len(data.src[p].lengths[:limit])) if indices is None else np.asarray(indices, dtype=np.int64)
+    lengths = data.src[p].lengths[chosen]
     by_length = np.argsort(-lengths, kind="stable")
     batches, cur, cur_max = [], [], 0
     for i, size in zip(chosen[by_length].tolist(), lengths[by_length].tolist()):
@@ -224,9 +240,7 @@ FAIRSEQ_MAX_TOKENS, FAIRSEQ_SEED, FAIRSEQ_MULTIPLE = 2048, 1, 8
 def fairseq_sizes(data: ParallelData, p: int) -> tuple[np.ndarray, np.ndarray]:
     """The sizes fairseq gives pair ``p``'s sentences: ``x </s>`` and ``y </s>``, |x| + 1 and |y| + 1
     (its encoder input ``x __tgt__`` has that length; ours, ``<2tgt> x </s>``, is one longer)."""
-    src = np.fromiter((len(s) - 1 for s in data.src[p]), dtype=np.int64, count=len(data.src[p]))
-    tgt = np.fromiter((len(t) + 1 for t in data.tgt[p]), dtype=np.int64, count=len(data.tgt[p]))
-    return src, tgt
+    return data.src[p].lengths - 1, data.tgt[p].lengths + 1
 
 
 def round_robin_batches(data: ParallelData, max_tokens: int = FAIRSEQ_MAX_TOKENS, seed: int = FAIRSEQ_SEED,

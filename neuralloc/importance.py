@@ -50,7 +50,7 @@ def sample_sentences(data: ParallelData, p: int, token_cap: int, seed: int) -> l
     """A seeded random sample of pair ``p``'s sentences holding at least ``token_cap`` target
     tokens (all of them if the pair has fewer)."""
     order = np.random.default_rng(seed).permutation(len(data.src[p]))
-    tokens = np.cumsum([len(data.tgt[p][i]) + 1 for i in order])  # + EOS, as the loss counts them
+    tokens = np.cumsum(data.tgt[p].lengths[order] + 1)  # + EOS, as the loss counts them
     return order[: int(np.searchsorted(tokens, token_cap)) + 1].tolist()
 
 

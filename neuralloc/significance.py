@@ -5,9 +5,10 @@ The bootstrap resamples each pair's test set ``samples`` times (sentences drawn 
 replacement). The draws depend only on the seed, the pair and the size of its test set, so every
 system of a pair is scored on the same resamples, in the tables' job as in the claims' job. A
 system's BLEU on a resample is computed from the sum of its sentences' sufficient statistics
-(sacreBLEU's, with sacreBLEU's formula, smoothing included), so one resample costs a sum, not a
-rescoring. Every comparison is then arithmetic on these per-resample scores: two systems on one
-pair, their averages over pairs, or the change one pair sees against the change another sees.
+(sacreBLEU's, with the target language's tokenizer, counted by ``References``; sacreBLEU's formula,
+smoothing included), so one resample costs a sum, not a rescoring. Every comparison is then
+arithmetic on these per-resample scores: two systems on one pair, their averages over pairs, or
+the change one pair sees against the change another sees.
 Its interval is the central ``1 - ALPHA`` share of the resampled values (the percentile
 interval), and its two-sided p-value twice the smaller share of resamples on either side of zero.
 A difference is *evidence* when its interval lies wholly on one side of zero.
@@ -15,6 +16,8 @@ A difference is *evidence* when its interval lies wholly on one side of zero.
 
 from __future__ import annotations
 
+import copy
+import functools
 import itertools
 import math
 import zlib
@@ -23,20 +26,126 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from .languages import Pair, bleu_tokenizer
+
 ALPHA = 0.05    # intervals hold 1 - ALPHA of the resamples; tests are at this level
 SEED = 12345    # of the resamples (with the pair's name) and of sampled permutations
 MAX_ORDER = 4   # BLEU's n-gram orders
+# sacreBLEU's regexp post-tokenizer (13a's and zh's): (pattern, replacement) of its rules, and the
+# characters one of which a line must hold for the rule to match (None: any line)
+POST_TOKENIZER = ((r"([\{-\~\[-\` -\&\(-\+\:-\@\/])", r" \1 ", None),  # a space either side of each mark
+                  (r"([^0-9])([\.,])", r"\1 \2 ", ".,"), (r"([\.,])([^0-9])", r" \1 \2", ".,"),
+                  (r"([0-9])(-)", r"\1 \2 ", "-"))
 
 
-def sentence_stats(hypotheses: Sequence[str], references: Sequence[str]) -> np.ndarray:
-    """sacreBLEU's sufficient statistics of each sentence: (n, 2 + 2 * 4) integers, columns
-    hypothesis length, reference length, correct n-grams (n = 1..4), total n-grams (n = 1..4)."""
+@functools.cache  # one per tokenizer, so that its cache of lines is bounded as sacreBLEU's
+def fast_tokenizer(name: str):
+    """sacreBLEU's tokenizer ``name``, its post-tokenizer's rules made cheap: the first (which
+    matches every space, and Python's re expands each match's template in Python) by str.replace,
+    the others skipped on lines without the characters they need. The same tokens, several times
+    faster. A tokenizer without those rules is sacreBLEU's as it is."""
     from sacrebleu.metrics import BLEU
 
-    if len(hypotheses) != len(references):
-        raise ValueError(f"{len(hypotheses)} hypotheses but {len(references)} references")
-    stats = BLEU()._extract_corpus_statistics(list(hypotheses), [list(references)])
-    return np.asarray(stats, dtype=np.int64).reshape(len(hypotheses), 2 + 2 * MAX_ORDER)
+    tokenizer = BLEU(tokenize=name).tokenizer
+    rules = getattr(getattr(tokenizer, "_post_tokenizer", None), "_re", None)
+    if [(r.pattern, s) for r, s in rules or []] != [(p, s) for p, s, _ in POST_TOKENIZER]:
+        return tokenizer
+    # the class is ASCII; the space first, so that each mark is spaced once, as the regex does
+    marks = sorted((chr(c) for c in range(128) if rules[0][0].fullmatch(chr(c))), key=lambda c: c != " ")
+    spaced = [(c, f" {c} ") for c in marks]
+    others = [(regex, replacement, needs) for (regex, replacement), (_, _, needs) in zip(rules[1:], POST_TOKENIZER[1:])]
+
+    def post_tokenize(line: str) -> str:
+        for mark, replacement in spaced:
+            if mark in line:
+                line = line.replace(mark, replacement)
+        for regex, replacement, needs in others:
+            if any(c in line for c in needs):
+                line = regex.sub(replacement, line)
+        return " ".join(line.split())
+
+    fast = copy.copy(tokenizer)
+    fast._post_tokenizer = post_tokenize
+    call = type(tokenizer).__call__
+    return functools.lru_cache(maxsize=2 ** 16)(functools.partial(getattr(call, "__wrapped__", call), fast))
+
+
+class References:
+    """One test set's references, tokenized once with the target language's sacreBLEU tokenizer
+    (``languages.bleu_tokenizer``), against which any number of systems' hypotheses are counted.
+
+    The counting is sacreBLEU's (one reference per sentence; a hypothesis n-gram matches at most as
+    often as its reference holds it) done on arrays rather than per sentence in Python, so that
+    hundreds of pairs times a dozen systems take seconds: a token is its id in the references'
+    vocabulary, an n-gram the id of (its (n-1)-gram prefix, its last token) among the references'
+    n-grams, and a hypothesis n-gram the references do not hold anywhere matches nothing."""
+
+    def __init__(self, references: Sequence[str], target_lang: str = ""):
+        # sacreBLEU's preprocessing with its defaults (case kept): the tokenizer on the stripped line
+        self.tokenize = fast_tokenizer(bleu_tokenizer(target_lang))
+        self.vocab: dict[str, int] = {}
+        tokens = [self.tokenize(r.rstrip()).split() for r in references]
+        ids = np.asarray([self.vocab.setdefault(t, len(self.vocab)) for s in tokens for t in s], dtype=np.int64)
+        self.lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
+        self.tables: list[np.ndarray] = []
+        sentence, grams = self._grams(ids, self.lengths)
+        # per order: the sorted (sentence, n-gram) keys of the references and their counts
+        self.keys, self.counts = zip(*(np.unique(self._key(sentence, g, n), return_counts=True)
+                                       for n, g in enumerate(grams)))
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def _grams(self, ids: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+        """The sentence of each token, and per order the id of the n-gram starting at each token:
+        -1 where none starts there or the references hold none like it. The first call (the
+        references) makes the tables of n-gram codes whose positions are the ids."""
+        sentence = np.repeat(np.arange(len(lengths)), lengths)
+        room = np.repeat(np.cumsum(lengths), lengths) - np.arange(len(ids))  # tokens left in the sentence
+        grams, build = [ids], not self.tables
+        if build:
+            self.tables.append(np.arange(len(self.vocab)))
+        for n in range(1, MAX_ORDER):
+            last = ids[np.minimum(np.arange(len(ids)) + n, max(len(ids) - 1, 0))]
+            ok = (room > n) & (grams[-1] >= 0) & (last >= 0)
+            code = np.where(ok, grams[-1] * len(self.vocab) + last, -1)
+            if build:
+                self.tables.append(np.unique(code[ok]))
+            table = self.tables[n]
+            slot = np.minimum(np.searchsorted(table, code), max(len(table) - 1, 0))
+            hit = ok & (table[slot] == code) if len(table) else np.zeros(len(ids), dtype=bool)
+            grams.append(np.where(hit, slot, -1))
+        return sentence, grams
+
+    def _key(self, sentence: np.ndarray, gram: np.ndarray, n: int) -> np.ndarray:
+        """(sentence, n-gram id) as one integer, for the n-grams the references hold."""
+        held = gram >= 0
+        return sentence[held] * len(self.tables[n]) + gram[held]
+
+    def stats(self, hypotheses: Sequence[str]) -> np.ndarray:
+        """sacreBLEU's sufficient statistics of each hypothesis: (n, 2 + 2 * 4) integers, columns
+        hypothesis length, reference length, correct n-grams (n = 1..4), total n-grams (n = 1..4)."""
+        if len(hypotheses) != len(self):
+            raise ValueError(f"{len(hypotheses)} hypotheses but {len(self)} references")
+        tokens = [self.tokenize(h.rstrip()).split() for h in hypotheses]
+        ids = np.fromiter(map(self.vocab.get, itertools.chain.from_iterable(tokens), itertools.repeat(-1)), dtype=np.int64)
+        lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
+        out = np.zeros((len(tokens), 2 + 2 * MAX_ORDER), dtype=np.int64)
+        out[:, 0], out[:, 1] = lengths, self.lengths
+        sentence, grams = self._grams(ids, lengths)
+        for n, gram in enumerate(grams):
+            keys, counts = np.unique(self._key(sentence, gram, n), return_counts=True)
+            slot = np.minimum(np.searchsorted(self.keys[n], keys), max(len(self.keys[n]) - 1, 0))
+            found = self.keys[n][slot] == keys if len(self.keys[n]) else np.zeros(len(keys), dtype=bool)
+            matched = np.minimum(counts[found], self.counts[n][slot[found]])
+            out[:, 2 + n] = np.bincount(keys[found] // len(self.tables[n]), matched, minlength=len(tokens))
+            out[:, 2 + MAX_ORDER + n] = np.maximum(lengths - n, 0)
+        return out
+
+
+def sentence_stats(hypotheses: Sequence[str], references: Sequence[str], target_lang: str = "") -> np.ndarray:
+    """``References.stats`` of ``hypotheses`` against ``references`` (target language ``target_lang``)."""
+    return References(references, target_lang).stats(hypotheses)
 
 
 def bleu_from_stats(stats: np.ndarray) -> np.ndarray:
@@ -60,6 +169,13 @@ def resample_indices(pair: str, n: int, samples: int, seed: int = SEED) -> np.nd
     """(samples, n) sentence indices drawn with replacement; the same for every system of ``pair``."""
     rng = np.random.default_rng([seed, zlib.crc32(pair.encode("utf-8")), n])
     return rng.integers(0, n, size=(samples, n))
+
+
+def resample_counts(indices: np.ndarray) -> np.ndarray:
+    """(samples, n) draws of ``resample_indices`` -> (samples, n) times each sentence is drawn."""
+    samples, n = indices.shape
+    counts = np.bincount((indices + n * np.arange(samples)[:, None]).ravel(), minlength=samples * n)
+    return counts.reshape(samples, n).astype(np.min_scalar_type(counts.max(initial=0)))  # uint8: 1 MB a pair
 
 
 @dataclass(frozen=True)
@@ -117,17 +233,20 @@ class Resampled:
     def __init__(self, references: dict[str, Sequence[str]], samples: int, seed: int = SEED):
         if samples < 1:
             raise ValueError("a bootstrap needs at least one resample")
-        self.references = {pair: list(refs) for pair, refs in references.items()}
+        self.references = {pair: References(refs, Pair.parse(pair).tgt) for pair, refs in references.items()}
         self.samples = samples
-        self.indices = {pair: resample_indices(pair, len(refs), samples, seed) for pair, refs in self.references.items()}
+        # how often each resample draws each sentence: a resample's statistics are then one row of
+        # a matrix product, and the draws are kept in the smallest integer type that holds them
+        self.draws = {pair: resample_counts(resample_indices(pair, len(refs), samples, seed))
+                      for pair, refs in self.references.items()}
         self.scores: dict[tuple[str, str], Estimate] = {}
 
     def add(self, system: str, hypotheses: dict[str, Sequence[str]]) -> None:
         """A system's translations of every pair's test set (input order)."""
         for pair, refs in self.references.items():
-            stats = sentence_stats(hypotheses[pair], refs)
+            stats = refs.stats(hypotheses[pair]).astype(np.float64)  # sums of integers: exact below 2 ** 53
             self.scores[(system, pair)] = Estimate(float(bleu_from_stats(stats.sum(0))),
-                                                   bleu_from_stats(stats[self.indices[pair]].sum(1)))
+                                                   bleu_from_stats(self.draws[pair].astype(np.float64) @ stats))
 
     def __contains__(self, system: str) -> bool:
         return all((system, pair) in self.scores for pair in self.references)

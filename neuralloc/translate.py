@@ -41,7 +41,7 @@ def translate_data(model: Transformer, data: ParallelData, p: int, vocab: Vocabu
     model.eval()
     device_type = torch.device(device).type
     batches = inference_batches(data, p, max_tokens // max(beam, 1), limit)
-    n = len(data.src[p][:limit])
+    n = len(data.src[p].lengths[:limit])
     out: list[str | None] = [None] * n
     label = progress if isinstance(progress, str) else data.pairs[p]
     for items in bar(batches, desc=label, disable=not progress or None):

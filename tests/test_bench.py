@@ -49,3 +49,19 @@ def test_job_times_lists_every_benchmark_file(tmp_path):
     assert lines[0].split("\t") == ["rule", "job", "seconds", "max_rss_mb"]
     assert lines[1:] == ["pretrain\tseed1/multilingual\t30.2\t12.5", "tokenize\ttrain.it-en\t1.5\t12.5",
                          "all\t2 jobs\t31.8\t"]
+
+
+def test_the_scale_script_prints_every_figure_and_exposes_its_functions():
+    proc = run("bench/scale_compute.py", "--pairs", "2", "6", "--sentences", "40", "--train-sentences", "300")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = [line.strip("|").split("|") for line in proc.stdout.splitlines()[2:]]
+    assert [int(r[0]) for r in rows] == [2, 6]
+    for row in rows:
+        assert all(float(cell.replace(",", "")) >= 0 for cell in row[1:]), row
+    code = ("import scale_compute as s; print(s.synthetic_pairs(6)); "
+            "print(s.allocation_seconds(2) > 0, s.tables_seconds(2, 20) > 0, s.data_memory_mb(2, 100) < 50)")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO / "bench", capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "PYTHONPATH": f"{REPO}:{REPO / 'bench'}", "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.splitlines() == ["['x00-x01', 'x01-x00', 'x00-x02', 'x01-x02', 'x02-x00', 'x02-x01']",
+                                        "True True True"]

@@ -11,7 +11,7 @@ from safetensors import safe_open
 from toy import interrupt_after, make_toy_experiment
 
 from neuralloc import layout, readings
-from neuralloc.allocate import allocate, allocate_site
+from neuralloc.allocate import allocate, allocate_site, unit_of
 from neuralloc.data import ParallelData, inference_batches
 from neuralloc.checkpoint import load_for_inference
 from neuralloc.importance import deterministic_mode, importance, run_importance, sample_sentences, save_importance
@@ -214,6 +214,31 @@ def test_variants():
     assert m["en-it"][dec].tolist() == [False, False, True, False]
     assert m["it-en"][enc].tolist() == [True, False, False, False]
     assert m["it-en"][dec].tolist() == [True, True, False, False]
+
+
+@pytest.mark.parametrize("variant", ["pair", "source", "target", "separate"])
+def test_many_pairs_each_read_once_per_site_as_the_units_means_say(monkeypatch, variant):
+    """30 pairs of 6 languages: each site asks each pair's unit once (the work is linear in the
+    pairs, as 462 pairs need), and every pair's mask is its unit's, from that unit's mean importance."""
+    from neuralloc import allocate as module
+
+    langs = ["en", "it", "ro", "nl", "de", "fr"]
+    pairs = [f"{a}-{b}" for a in langs for b in langs if a != b]
+    rng = np.random.default_rng(2)
+    sites = ["encoder.layers.0.ffn.fc1", "decoder.layers.0.ffn.fc1", "decoder.layers.0.cross_attn.q"]
+    imp = {p: {s: rng.random(40, dtype=np.float32) for s in sites} for p in pairs}
+    calls = []
+    monkeypatch.setattr(module, "unit_of", lambda *a: calls.append(a) or unit_of(*a))
+    general, masks = allocate(imp, pairs, 0.5, 0.8, variant)
+    assert len(calls) == len(pairs) * len(sites)
+    for site in sites:
+        units = {p: unit_of(p, site, variant) for p in pairs}
+        names = sorted(set(units.values()))
+        theta = np.stack([np.mean([imp[p][site] for p in pairs if units[p] == u], axis=0) for u in names])
+        g, specific = allocate_site(theta, 0.5, 0.8)
+        assert (general[site] == g).all()
+        for p in pairs:
+            assert (masks[p][site] == (g | specific[names.index(units[p])])).all(), (site, p)
 
 
 def test_allocate_cli(tmp_path):

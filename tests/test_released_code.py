@@ -65,6 +65,15 @@ def test_fairseq_batches_are_fairseqs(dev, max_tokens):
     assert sorted(set(small)) == list(range(5)) and len(small) == 37  # a smaller pair starts over
 
 
+class Side(list):
+    """One side of a pair as batching reads ``ParallelData.src[p]`` (``data.Sentences``): its
+    sentences and their lengths."""
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.array([len(s) for s in self], dtype=np.int64)
+
+
 def test_fairseq_batches_of_random_dev_sets_at_many_batch_sizes():
     """Random dev sets (2 to 4 pairs of 3 to 40 sentences, few distinct lengths, some long ones),
     cut at many batch sizes: every branch of fairseq's cut is taken (a batch kept whole below 8
@@ -74,8 +83,8 @@ def test_fairseq_batches_of_random_dev_sets_at_many_batch_sizes():
         pairs = list(SIZES)[: rng.randint(2, 4)]
         lengths = [[(rng.choice([1, 1, 1, 1, 1, 1, 2, 18]), rng.choice([1, 1, 2, 2])) for _ in range(rng.randint(3, 40))]
                    for _ in pairs]
-        data = SimpleNamespace(pairs=pairs, src=[[np.zeros(x + 2) for x, _ in p] for p in lengths],
-                               tgt=[[np.zeros(y) for _, y in p] for p in lengths])  # our layout: <2tgt> x </s>
+        data = SimpleNamespace(pairs=pairs, src=[Side(np.zeros(x + 2) for x, _ in p) for p in lengths],
+                               tgt=[Side(np.zeros(y) for _, y in p) for p in lengths])  # our layout: <2tgt> x </s>
         for max_tokens in range(21, 300, 5):
             parts = zip(*(focus_batches(data, pair, max_tokens) for pair in pairs))  # batch -> each pair's part
             expected = [[item for part in batch for item in part] for batch in parts]

@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 from sacrebleu.metrics import BLEU
 
-from neuralloc.significance import (ALPHA, Estimate, Resampled, bleu_from_stats, permutation_test, resample_indices,
-                                    sentence_stats)
+from neuralloc import significance
+from neuralloc.significance import (ALPHA, Estimate, References, Resampled, bleu_from_stats, permutation_test,
+                                    resample_indices, sentence_stats)
 
 WORDS = "the a cat dog sat ran on under mat log red big small old new house tree river".split()
 
@@ -30,6 +31,107 @@ def test_bleu_of_summed_statistics_is_sacrebleus_corpus_bleu():
         assert bleu_from_stats(stats[idx].sum(0)) == pytest.approx(expected, abs=1e-9), idx
     batch = np.stack([stats[idx].sum(0) for idx in cases[:5]])
     assert bleu_from_stats(batch).tolist() == pytest.approx([float(bleu_from_stats(b)) for b in batch])
+
+
+# Real-looking outputs: punctuation, numbers, hyphens, quotes, repeated n-grams (clipping), words the
+# references never hold, empty lines; Chinese without spaces.
+EN = ["The cat sat on the mat, didn't it?", "Prices rose 3.5% in 2019 -- a record.", "\"Yes,\" she said; \"yes, yes.\"",
+      "the the the the", "New-York's mayor (aged 61) met the U.S. envoy.", "", "I paid $4,200.50 for it!",
+      "Well... that's that.", "a b c d a b c d a b", "Hello world"]
+ZH = ["我们今天去公园散步。", "他说：“你好，世界！”", "这是2019年的数据，增长了3.5%。", "", "天气很好天气很好",
+      "我不知道他为什么没有来。", "北京是中国的首都", "请把门关上。", "他们在讨论人工智能的未来。", "好"]
+
+
+def _outputs(rng, refs, n):
+    """``n`` translations of ``refs`` (cycled): a reference with words dropped, repeated or swapped
+    for others, the reference itself, or nothing."""
+    words = " ".join(refs).split()
+    out = []
+    for i in range(n):
+        ref = refs[i % len(refs)]
+        toks = ref.split() if " " in ref else list(ref)
+        kind = rng.integers(0, 5)
+        if kind == 0:
+            out.append(ref)
+        elif kind == 1:
+            out.append("")
+        else:
+            toks = [t for t in toks if rng.random() > 0.2] + [str(rng.choice(words))] * int(rng.integers(0, 3))
+            out.append((" " if " " in ref else "").join(toks))
+    return out
+
+
+@pytest.mark.parametrize("name", ["13a", "zh", "char"])
+def test_the_fast_tokenizers_give_sacrebleus_tokens(name):
+    """Every ASCII character, entities, digits next to periods, commas and dashes, runs of
+    punctuation and spaces, Chinese: the same tokens as sacreBLEU's own tokenizer."""
+    rng = np.random.default_rng(6)
+    alphabet = list("ab1 9.,-&;:'\"()[]{}/?!<>$%@#*+=_`~^|\\") + ["&amp;", "&quot;", "<skipped>", "中", "。", "\n", "-\n", "\t"]
+    lines = EN + ZH + ["".join(map(chr, range(32, 127)))]
+    lines += ["".join(rng.choice(alphabet, rng.integers(0, 30))) for _ in range(2000)]
+    ours, theirs = significance.fast_tokenizer(name), BLEU(tokenize=name).tokenizer
+    assert [ours(x) for x in lines] == [theirs(x) for x in lines]
+    assert isinstance(ours, type(theirs)) == (name == "char")  # no regexp post-tokenizer: sacreBLEU's own
+
+
+@pytest.mark.parametrize("lang, refs", [("en", EN), ("zh", ZH)])
+def test_sentence_statistics_are_sacrebleus(lang, refs):
+    """The array counting gives sacreBLEU's statistics with the target language's tokenizer (zh:
+    sacreBLEU's "zh"), sentence for sentence, for outputs that share some n-grams and not others."""
+    from neuralloc.languages import bleu_tokenizer
+
+    rng = np.random.default_rng(4)
+    refs = [refs[i % len(refs)] for i in range(60)]
+    hyps = _outputs(rng, refs[::-1], 60) if lang == "en" else _outputs(rng, refs, 60)
+    expected = BLEU(tokenize=bleu_tokenizer(lang))._extract_corpus_statistics(hyps, [refs])
+    assert bleu_tokenizer("zh") == "zh"
+    assert sentence_stats(hyps, refs, lang).tolist() == expected
+    assert References(refs, lang).stats(refs).tolist() == BLEU(tokenize=bleu_tokenizer(lang))._extract_corpus_statistics(refs, [refs])
+    if lang == "zh":  # 13a would split Chinese differently: the tokenizer matters
+        assert sentence_stats(hyps, refs).tolist() != expected
+
+
+@pytest.mark.parametrize("lang, refs", [("en", EN), ("zh", ZH)])
+def test_the_bootstrap_is_sacrebleus_paired_bootstrap(monkeypatch, lang, refs):
+    """Given sacreBLEU's own draws (``significance._paired_bs_test``: numpy's default_rng(12345),
+    ``choice(n, (samples, n))``), the resampled BLEU of each system, the baseline's and the system's
+    bootstrap mean and 95% interval, and sacreBLEU's paired p-value computed from our resampled
+    scores are those of sacreBLEU's PairedTest."""
+    from sacrebleu.significance import PairedTest, _compute_p_value
+
+    from neuralloc.languages import bleu_tokenizer
+
+    rng = np.random.default_rng(5)
+    refs = [refs[i % len(refs)] for i in range(80)]
+    base, system = _outputs(rng, refs, 80), _outputs(rng, refs, 80)
+    n, samples = len(refs), 300
+    draws = np.random.default_rng(12345).choice(n, size=(samples, n), replace=True)
+    monkeypatch.setattr(significance, "resample_indices", lambda *args, **kw: draws)
+    monkeypatch.delenv("SACREBLEU_SEED", raising=False)
+    pair = f"xx-{lang}"
+    ours = Resampled({pair: refs}, samples)
+    ours.add("base", {pair: base})
+    ours.add("system", {pair: system})
+
+    metric = BLEU(tokenize=bleu_tokenizer(lang))
+    _, results = PairedTest([("base", base), ("system", system)], {"BLEU": metric}, [refs], "bs", samples)()
+    bl, sy = results["BLEU"]
+    stats = np.asarray(metric._extract_corpus_statistics(system, [refs]), dtype="float32")
+    resampled = [metric._compute_score_from_stats(s.sum(0)).score for s in stats[draws]]
+    # sacreBLEU scores its resamples from float32 sums; ours are exact (text rescoring agrees to 1e-9)
+    assert ours.bleu("system").resampled == pytest.approx(resampled, rel=1e-6)
+    for j in (0, 7, samples - 1):  # and a few resamples rescored from their text
+        text = metric.corpus_score([system[i] for i in draws[j]], [[refs[i] for i in draws[j]]]).score
+        assert ours.bleu("system").resampled[j] == pytest.approx(text, abs=1e-9)
+    for result, name in ((bl, "base"), (sy, "system")):
+        assert ours.bleu(name).full == pytest.approx(result.score, abs=1e-9)
+        scores = np.sort(ours.bleu(name).resampled)
+        assert scores.mean() == pytest.approx(result.mean, rel=1e-6)
+        assert 0.5 * (scores[samples - samples // 40 - 1] - scores[samples // 40]) == pytest.approx(result.ci, rel=1e-5)
+    differences = np.abs(ours.bleu("system").resampled - ours.bleu("base").resampled)
+    observed = abs(ours.bleu("system").full - ours.bleu("base").full)
+    assert _compute_p_value(differences - differences.mean(), observed) == pytest.approx(sy.p_value)
+    assert 0 < sy.p_value < 1
 
 
 def test_two_sentences_each_system_gets_one_right():

@@ -103,6 +103,43 @@ def test_inference_batches_take_the_first_sentences_once_longest_first(tmp_path)
         assert [lengths[i] for i in items] == sorted((lengths[i] for i in items), reverse=True)
 
 
+def test_examples_are_cut_from_the_memory_maps_when_a_batch_asks(tmp_path):
+    """The data keeps the encoded arrays mapped, not a copy of each sentence (132 pairs would be
+    gigabytes per process): what it holds after loading is a small share of the arrays; an
+    example is ``<2tgt> x[:max_positions - 2] </s>`` and ``y[:max_positions - 1]``, long sentences cut."""
+    import tracemalloc
+
+    import numpy as np
+
+    from neuralloc.binarized import write_indexed
+
+    vocab = Vocabulary.build(["a b c d e f g h"], ["it"])
+    rng = np.random.default_rng(0)
+    sides = {side: [rng.integers(vocab.eos + 3, len(vocab), rng.integers(1, 40)).tolist() for _ in range(3000)]
+             for side in ("src", "tgt")}
+    for side, sentences in sides.items():
+        write_indexed(tmp_path / f"en-it.{side}.tokens.npy", sentences)
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    data = ParallelData(["en-it"], [tmp_path / "en-it.src.tokens.npy"], [tmp_path / "en-it.tgt.tokens.npy"], vocab, 10)
+    held = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    tokens = sum(len(x) for x in sides["src"] + sides["tgt"]) * 4
+    assert held < tokens / 4, (held, tokens)  # lengths only: 3 x 8 bytes a sentence
+    src = [[vocab.tag("it")] + x[:8] + [vocab.eos] for x in sides["src"]]
+    tgt = [y[:9] for y in sides["tgt"]]
+    assert [x.tolist() for x in data.src[0]] == src and [y.tolist() for y in data.tgt[0]] == tgt
+    assert data.sizes(0).tolist() == [max(len(x), len(y) + 1) for x, y in zip(src, tgt)]
+    items = [(0, i) for i in (5, 0, 2999, 17)]
+    b = data.collate(items, 12)
+    assert b.src.shape == b.target.shape == (4, 12) and b.src.dtype == b.target.dtype == torch.long
+    for r, (_, i) in enumerate(items):
+        assert b.src[r].tolist() == src[i] + [vocab.pad] * (12 - len(src[i]))
+        assert b.prev[r].tolist() == [vocab.bos] + tgt[i] + [vocab.pad] * (11 - len(tgt[i]))
+        assert b.target[r].tolist() == tgt[i] + [vocab.eos] + [vocab.pad] * (11 - len(tgt[i]))
+    assert data.target_tokens(items) == sum(len(tgt[i]) + 1 for _, i in items)
+
+
 def test_temperature_sampling_flattens_pair_shares():
     w = pair_weights([900, 100], "temperature", 5.0)
     assert w[1] == pytest.approx(0.1 ** 0.2 / (0.9 ** 0.2 + 0.1 ** 0.2))
