@@ -12,7 +12,7 @@ import sys
 
 import pytest
 import yaml
-from conftest import REPO, run_snakemake
+from conftest import REPO, changed, run_snakemake
 from make_fixtures import make_own_corpus
 
 from neuralloc import layout, settings
@@ -111,15 +111,8 @@ def test_empty_training_lines_are_dropped_and_test_overlap_counted_or_removed(tm
 
 
 def own_config(folder, **changes) -> dict:
-    cfg = {"experiment": "own", "pairs": ["en-zh", "zh-en", "de-en", "en-it"],
-           "corpus": {"name": "files", "files": {"dir": str(folder), "layout": "multiway"}}}
-    for key, value in changes.items():
-        node = cfg
-        *parents, last = key.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[last] = value
-    return cfg
+    return changed({"experiment": "own", "pairs": ["en-zh", "zh-en", "de-en", "en-it"],
+                    "corpus": {"name": "files", "files": {"dir": str(folder), "layout": "multiway"}}}, changes)
 
 
 def test_a_missing_file_stops_the_config_and_any_language_code_is_allowed(tmp_path):
