@@ -65,3 +65,16 @@ def test_the_scale_script_prints_every_figure_and_exposes_its_functions():
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.splitlines() == ["['x00-x01', 'x01-x00', 'x00-x02', 'x01-x02', 'x02-x00', 'x02-x01']",
                                         "True True True"]
+
+
+def test_the_job_count_script_counts_bundles_and_gpu_jobs_by_hand():
+    """bench/scale.py on English -> 2 targets: the importance jobs are one per model, reading and
+    measure; translations go to SLURM in bundles of 11, so 33 translate jobs make 3 GPU jobs."""
+    proc = run("bench/scale.py", "--o2m", "2", "--m2m")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    row = next(line for line in proc.stdout.splitlines() if line.startswith("| o2m | 2 |"))
+    header = next(line for line in proc.stdout.splitlines() if line.startswith("| setting |"))
+    values = dict(zip([c.strip() for c in header.strip("|").split("|")], [v.strip() for v in row.strip("|").split("|")]))
+    assert values["importance"] == "3" and values["translate"] == "33" and values["individual"] == "2"
+    # 4 pretrainings + continued + 3 importance + 28 fine-tunings + 33 translations in bundles of 11
+    assert values["gpu_jobs"] == str(4 + 1 + 3 + 28 + 3)
