@@ -17,7 +17,7 @@ from . import captions, design, readings
 from .corpora import download_plan
 from .languages import Pair, languages_of
 from .sites import KINDS
-from .systems import FAMILY_BASE, has_dropout, model_config_for, parse_method_system
+from .systems import FAMILY_BASE, erasure_of, has_dropout, model_config_for
 
 # train settings that do not change a trained model; valid_bleu_sentences joins them unless it
 # picks the best checkpoint (best_by: bleu), compile unless the model has dropout (compiled code
@@ -174,10 +174,8 @@ def allocate(config: dict, reading: str, rho: str, k: str, variant: str) -> dict
 def translate(config: dict, system: str) -> dict:
     """Decoding settings, detruecasing, and for an erasure run which neurons it zeroes."""
     decode = {k: v for k, v in config["decode"].items() if k not in DECODE_EXECUTION and k != "splits"}
-    method = parse_method_system(system)
-    erase = {k: method[k] for k in ("erase", "fraction", "seed")} if method and "erase" in method else None
     return canonical({"pairs": config["pairs"], "decode": decode, "detruecase": config["preprocess"]["truecase"],
-                      "erase": erase})
+                      "erase": erasure_of(system)})
 
 
 def translation_recipe(config: dict) -> dict:

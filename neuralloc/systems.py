@@ -63,6 +63,12 @@ def erasure_system(method: str, erase: str, fraction: float, seed: int) -> str:
     return f"{method}.erase-{erase}-f{number(fraction)}-s{seed}"
 
 
+def erasure_of(name: str) -> dict | None:
+    """{"erase", "fraction", "seed"} of an erasure run's name, None for any other system."""
+    method = parse_method_system(name)
+    return {k: method[k] for k in ("erase", "fraction", "seed")} if method and "erase" in method else None
+
+
 def base_system(name: str) -> str:
     """The trained system behind a name (an erasure run's Method system)."""
     return name.split(".erase-")[0]

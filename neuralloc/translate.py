@@ -18,7 +18,7 @@ from .fileio import write_lines
 from .logs import progress as bar
 from .masking import MaskTable, check_masks_of_checkpoint, erase_neurons, load_masks
 from .model import NO_SITES, SiteContext, Transformer, context_maker
-from .systems import parse_method_system
+from .systems import erasure_of
 from .tokenization import postprocess
 from .vocab import Vocabulary
 
@@ -150,11 +150,7 @@ def translate_text(exp: str, system: str, pair: str, lines: list[str], seed: int
     with tempfile.TemporaryDirectory(prefix="neuralloc-translate-") as tmp:
         source, out = f"{tmp}/input.tokens.npy", f"{tmp}/output.txt"
         write_indexed(source, [vocabulary.encode(line) for line in text])
-        erase = None
-        method = parse_method_system(system)
-        if method and "erase" in method:
-            erase = {k: method[k] for k in ("erase", "fraction", "seed")}
         translate_split([pair], checkpoints, layout.vocab(exp), [source], [out], recipe["decode"],
-                        detruecase=pre["truecase"], masks=files.get("masks"), erase=erase, threads=threads,
+                        detruecase=pre["truecase"], masks=files.get("masks"), erase=erasure_of(system), threads=threads,
                         max_tokens=max_tokens, all_pairs=recipe["pairs"])
         return read_lines(out)

@@ -22,12 +22,13 @@ from pathlib import Path
 
 import numpy as np
 
+from ..fileio import DataError
 from ..languages import Pair, languages_of
 
 SPLITS = ("train", "dev", "test")
 
 
-class CorpusFilesError(ValueError):
+class CorpusFilesError(DataError):
     """A corpus file that is missing, misaligned, not UTF-8 or holds empty dev/test lines."""
 
 
