@@ -98,3 +98,12 @@ def changed(config: dict, changes: dict) -> dict:
             node = node.setdefault(part, {})
         node[last] = value
     return config
+
+
+def pytest_collection_modifyitems(items):
+    """Files with the most end-to-end (``slow``) tests first: `make test` gives each file to one
+    worker in this order, and a long file started last would leave the other workers idle."""
+    slow: dict[str, int] = {}
+    for item in items:
+        slow[item.path] = slow.get(item.path, 0) + (item.get_closest_marker("slow") is not None)
+    items.sort(key=lambda item: -slow[item.path])  # stable: each file keeps its own order

@@ -216,7 +216,11 @@ def test_released_code_reading_computes_what_the_authors_code_does(workflow_run)
         for p in pairs:
             ours = load_file(str(run / f"importance/multilingual/code/{method}/{p}.safetensors"))
             for site, vector in ref[p].items():
-                torch.testing.assert_close(ours[site], vector.float(), rtol=1e-5, atol=0)
+                # the same float32 terms, reached by other code in another process: a neuron far
+                # smaller than the site's largest can differ in its last bits relative to itself
+                # (seen once: 2.4e-5 of a value of 1.8e-6), so the bound is the site's scale
+                scale = float(vector.abs().max())
+                torch.testing.assert_close(ours[site], vector.float(), rtol=1e-5, atol=1e-6 * scale)
         shared = readings.shared_sites(list(ref[pairs[0]]), "shared")
         keep = released_masks([ref[p] for p in pairs], ratio=0.7, partion=0.9, shared=shared)
         masks = load_file(str(run / f"masks/multilingual/code/{method}/r0.7-k0.9-pair.safetensors"))

@@ -6,6 +6,7 @@ and ends bit for bit as an uninterrupted run. Skipped when no cluster is up (SLU
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -69,7 +70,8 @@ def test_a_failing_rule_fails_the_run(tmp_path):
         'rule ok:\n    output: "ok.txt"\n    shell: "echo ok > {output}"\n\n'
         'rule bad:\n    output: "bad.txt"\n    shell: "echo about to fail >&2; exit 3"\n'
     )
-    proc = snakemake_slurm(tmp_path, snakefile=snakefile, timeout=300)
+    # no retries: the profile's two would resubmit the failing job, about 20 s each
+    proc = snakemake_slurm(tmp_path, "--retries", "0", snakefile=snakefile, timeout=300)
     assert proc.returncode != 0
     text = proc.stdout + proc.stderr
     assert "Error in rule bad" in text and "SLURM" in text
@@ -108,14 +110,33 @@ def overlay(tmp_path: Path, **rules) -> Path:
     return folder
 
 
-def train_locally(workdir: Path, config: Path, name: str) -> Path:
-    """The same pretraining run by Snakemake on this machine, without SLURM (the reference)."""
-    target = f"results/{name}/{MULTILINGUAL}/checkpoint_best.pt"
-    proc = subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory",
-                           str(workdir), "--cores", "1", target, "--configfile", str(config)],
-                          capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return workdir / "results" / name / MULTILINGUAL
+def snakemake_locally(workdir: Path, config: Path, target: str, *options: str) -> subprocess.Popen:
+    """Snakemake on this machine, without SLURM, started in the background; its output goes to a
+    file beside ``workdir`` (a pipe nobody reads while it runs could fill and stop it)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    with open(workdir.with_name(workdir.name + ".log"), "a") as log:
+        return subprocess.Popen([sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+                                 "--directory", str(workdir), "--cores", "1", target, "--configfile", str(config), *options],
+                                stdout=log, stderr=subprocess.STDOUT, text=True)
+
+
+def succeeded(proc: subprocess.Popen, timeout: int = 900) -> None:
+    proc.wait(timeout=timeout)
+    workdir = Path(proc.args[proc.args.index("--directory") + 1])
+    assert proc.returncode == 0, workdir.with_name(workdir.name + ".log").read_text()[-3000:]
+
+
+def prepare_data(workdir: Path, config: Path, name: str) -> None:
+    """Every job before the pretraining, run here: the first test sends those through SLURM already,
+    and each of them costs a SLURM round trip (seconds of work, tens of seconds of scheduling)."""
+    succeeded(snakemake_locally(workdir, config, f"results/{name}/{MULTILINGUAL}/checkpoint_best.pt",
+                                "--omit-from", "pretrain"))
+
+
+def train_locally(workdir: Path, config: Path, name: str) -> subprocess.Popen:
+    """The same pretraining run by Snakemake on this machine, without SLURM (the reference), in the
+    background: it takes the core the SLURM job leaves free."""
+    return snakemake_locally(workdir, config, f"results/{name}/{MULTILINGUAL}/checkpoint_best.pt")
 
 
 def job_records(ids) -> dict[str, dict[str, str]]:
@@ -143,6 +164,8 @@ def test_a_pretraining_given_two_nodes_runs_on_both_and_equals_one_process(tmp_p
     steps = ["train.max_updates=6", "train.validate_interval=3", "train.valid_bleu_sentences=0"]
     config = experiment(tmp_path, "nodes", "train.update_freq=1", *steps)
     profile = overlay(tmp_path, pretrain={"nodes": 2, "mpi": "srun", "tasks": 2, "cpus_per_task": 1, "gpu": 0})
+    reference = train_locally(tmp_path / "local", experiment(tmp_path, "one", "train.update_freq=2", *steps), "one")
+    prepare_data(tmp_path / "slurm", config, "nodes")
     target = f"results/nodes/{MULTILINGUAL}/checkpoint_best.pt"
     proc = snakemake_slurm(tmp_path / "slurm", target, "--configfile", str(config), overlay=profile)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
@@ -151,8 +174,8 @@ def test_a_pretraining_given_two_nodes_runs_on_both_and_equals_one_process(tmp_p
     assert pretrain and pretrain[0]["NumNodes"] == "2", pretrain
     log = (tmp_path / "slurm/results/nodes/seed1/logs/pretrain/multilingual.log").read_text()
     assert "2 processes on nodes n1, n2" in log, log[-3000:]
-    one = train_locally(tmp_path / "local", experiment(tmp_path, "one", "train.update_freq=2", *steps), "one")
-    a = load_checkpoint(one / "checkpoint_best.pt")
+    succeeded(reference)
+    a = load_checkpoint(tmp_path / "local/results/one" / MULTILINGUAL / "checkpoint_best.pt")
     b = load_checkpoint(tmp_path / "slurm/results/nodes" / MULTILINGUAL / "checkpoint_best.pt")
     assert a["update"] == b["update"] == 6
     for name in a["model"]:
@@ -160,16 +183,18 @@ def test_a_pretraining_given_two_nodes_runs_on_both_and_equals_one_process(tmp_p
 
 
 def test_a_pretraining_stopped_by_its_time_limit_resumes_to_the_same_model(tmp_path):
-    """runtime: 1 minute for a pretraining that needs about two: SLURM stops it (SIGTERM, then
+    """runtime: 1 minute for a pretraining that needs about one and a half: SLURM stops it (SIGTERM, then
     SIGKILL after KillWait), Snakemake retries it (up to 10 times: a loaded machine gives each try
     less progress), it resumes from resume/ and ends with the same
     weights, best checkpoint and log as a run that was never stopped."""
-    steps = ["train.max_updates=TIME_LIMIT_UPDATES", "train.validate_interval=1000", "train.valid_bleu_sentences=5",
+    steps = [f"train.max_updates={TIME_LIMIT_UPDATES}", "train.validate_interval=1000", "train.valid_bleu_sentences=5",
              "train.log_interval=50", "model.d_model=64", "model.ffn_dim=256", "model.encoder_layers=2",
              "model.decoder_layers=2"]
-    steps = [s.replace("TIME_LIMIT_UPDATES", str(TIME_LIMIT_UPDATES)) for s in steps]
     config = experiment(tmp_path, "limited", *steps)
     profile = overlay(tmp_path, pretrain={"runtime": 1})
+    prepare_data(tmp_path / "slurm", config, "limited")
+    shutil.copytree(tmp_path / "slurm", tmp_path / "local", symlinks=True)  # mtimes and Snakemake's records kept
+    reference = train_locally(tmp_path / "local", config, "limited")
     target = f"results/limited/{MULTILINGUAL}/checkpoint_best.pt"
     proc = snakemake_slurm(tmp_path / "slurm", target, "--configfile", str(config), "--retries", "10", overlay=profile,
                            timeout=1500)
@@ -181,12 +206,15 @@ def test_a_pretraining_stopped_by_its_time_limit_resumes_to_the_same_model(tmp_p
     log = (tmp_path / "slurm/results/limited/seed1/logs/pretrain/multilingual.log").read_text()
     assert "resumed from" in log
     limited = tmp_path / "slurm/results/limited" / MULTILINGUAL
-    straight = train_locally(tmp_path / "local", config, "limited")
+    succeeded(reference)
+    straight = tmp_path / "local/results/limited" / MULTILINGUAL
     a, b = load_checkpoint(straight / "checkpoint_best.pt"), load_checkpoint(limited / "checkpoint_best.pt")
     assert a["update"] == b["update"] and all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
     assert log_rows(limited) == log_rows(straight)
     assert not (limited.parent / "multilingual/resume").exists()
 
 
-# updates of the time-limit test's pretraining: about two minutes on one core of this machine
-TIME_LIMIT_UPDATES = 6000
+# updates of the time-limit test's pretraining: about 90 s of training on one core of this machine
+# (36 updates/s), so that a 1-minute try stops half-way on a machine up to 1.5x faster, and the
+# second try ends it where the machine is not loaded (a loaded one takes more tries)
+TIME_LIMIT_UPDATES = 3300
