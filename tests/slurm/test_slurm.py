@@ -110,33 +110,40 @@ def overlay(tmp_path: Path, **rules) -> Path:
     return folder
 
 
+def pretrained(name: str) -> str:
+    """The target of experiment ``name``'s Multilingual pretraining."""
+    return f"results/{name}/{MULTILINGUAL}/checkpoint_best.pt"
+
+
+def local_log(workdir: Path) -> Path:
+    return workdir.with_name(workdir.name + ".log")
+
+
 def snakemake_locally(workdir: Path, config: Path, target: str, *options: str) -> subprocess.Popen:
-    """Snakemake on this machine, without SLURM, started in the background; its output goes to a
-    file beside ``workdir`` (a pipe nobody reads while it runs could fill and stop it)."""
+    """Snakemake on this machine, without SLURM, started in the background; its output goes to
+    ``local_log(workdir)`` (a pipe nobody reads while it runs could fill and stop it)."""
     workdir.mkdir(parents=True, exist_ok=True)
-    with open(workdir.with_name(workdir.name + ".log"), "a") as log:
+    with open(local_log(workdir), "a") as log:
         return subprocess.Popen([sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
                                  "--directory", str(workdir), "--cores", "1", target, "--configfile", str(config), *options],
                                 stdout=log, stderr=subprocess.STDOUT, text=True)
 
 
-def succeeded(proc: subprocess.Popen, timeout: int = 900) -> None:
+def succeeded(proc: subprocess.Popen, workdir: Path, timeout: int = 900) -> None:
     proc.wait(timeout=timeout)
-    workdir = Path(proc.args[proc.args.index("--directory") + 1])
-    assert proc.returncode == 0, workdir.with_name(workdir.name + ".log").read_text()[-3000:]
+    assert proc.returncode == 0, local_log(workdir).read_text()[-3000:]
 
 
 def prepare_data(workdir: Path, config: Path, name: str) -> None:
     """Every job before the pretraining, run here: the first test sends those through SLURM already,
     and each of them costs a SLURM round trip (seconds of work, tens of seconds of scheduling)."""
-    succeeded(snakemake_locally(workdir, config, f"results/{name}/{MULTILINGUAL}/checkpoint_best.pt",
-                                "--omit-from", "pretrain"))
+    succeeded(snakemake_locally(workdir, config, pretrained(name), "--omit-from", "pretrain"), workdir)
 
 
 def train_locally(workdir: Path, config: Path, name: str) -> subprocess.Popen:
     """The same pretraining run by Snakemake on this machine, without SLURM (the reference), in the
     background: it takes the core the SLURM job leaves free."""
-    return snakemake_locally(workdir, config, f"results/{name}/{MULTILINGUAL}/checkpoint_best.pt")
+    return snakemake_locally(workdir, config, pretrained(name))
 
 
 def job_records(ids) -> dict[str, dict[str, str]]:
@@ -166,17 +173,16 @@ def test_a_pretraining_given_two_nodes_runs_on_both_and_equals_one_process(tmp_p
     profile = overlay(tmp_path, pretrain={"nodes": 2, "mpi": "srun", "tasks": 2, "cpus_per_task": 1, "gpu": 0})
     reference = train_locally(tmp_path / "local", experiment(tmp_path, "one", "train.update_freq=2", *steps), "one")
     prepare_data(tmp_path / "slurm", config, "nodes")
-    target = f"results/nodes/{MULTILINGUAL}/checkpoint_best.pt"
-    proc = snakemake_slurm(tmp_path / "slurm", target, "--configfile", str(config), overlay=profile)
+    proc = snakemake_slurm(tmp_path / "slurm", pretrained("nodes"), "--configfile", str(config), overlay=profile)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     ids = set(re.findall(r"SLURM jobid (\d+)", proc.stdout + proc.stderr))
     pretrain = [r for r in job_records(ids).values() if "pretrain" in r.get("JobName", "") + r.get("Comment", "")]
     assert pretrain and pretrain[0]["NumNodes"] == "2", pretrain
     log = (tmp_path / "slurm/results/nodes/seed1/logs/pretrain/multilingual.log").read_text()
     assert "2 processes on nodes n1, n2" in log, log[-3000:]
-    succeeded(reference)
-    a = load_checkpoint(tmp_path / "local/results/one" / MULTILINGUAL / "checkpoint_best.pt")
-    b = load_checkpoint(tmp_path / "slurm/results/nodes" / MULTILINGUAL / "checkpoint_best.pt")
+    succeeded(reference, tmp_path / "local")
+    a = load_checkpoint(tmp_path / "local" / pretrained("one"))
+    b = load_checkpoint(tmp_path / "slurm" / pretrained("nodes"))
     assert a["update"] == b["update"] == 6
     for name in a["model"]:
         torch.testing.assert_close(b["model"][name], a["model"][name], atol=1e-5, rtol=1e-4, msg=name)
@@ -195,8 +201,7 @@ def test_a_pretraining_stopped_by_its_time_limit_resumes_to_the_same_model(tmp_p
     prepare_data(tmp_path / "slurm", config, "limited")
     shutil.copytree(tmp_path / "slurm", tmp_path / "local", symlinks=True)  # mtimes and Snakemake's records kept
     reference = train_locally(tmp_path / "local", config, "limited")
-    target = f"results/limited/{MULTILINGUAL}/checkpoint_best.pt"
-    proc = snakemake_slurm(tmp_path / "slurm", target, "--configfile", str(config), "--retries", "10", overlay=profile,
+    proc = snakemake_slurm(tmp_path / "slurm", pretrained("limited"), "--configfile", str(config), "--retries", "10", overlay=profile,
                            timeout=1500)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     ids = set(re.findall(r"SLURM jobid (\d+)", proc.stdout + proc.stderr))
@@ -206,7 +211,7 @@ def test_a_pretraining_stopped_by_its_time_limit_resumes_to_the_same_model(tmp_p
     log = (tmp_path / "slurm/results/limited/seed1/logs/pretrain/multilingual.log").read_text()
     assert "resumed from" in log
     limited = tmp_path / "slurm/results/limited" / MULTILINGUAL
-    succeeded(reference)
+    succeeded(reference, tmp_path / "local")
     straight = tmp_path / "local/results/limited" / MULTILINGUAL
     a, b = load_checkpoint(straight / "checkpoint_best.pt"), load_checkpoint(limited / "checkpoint_best.pt")
     assert a["update"] == b["update"] and all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
